@@ -1,0 +1,27 @@
+/* Private libpq helpers: parameterised statements that fill a tj_err. */
+#ifndef TJ_DB_PRIVATE_H
+#define TJ_DB_PRIVATE_H
+
+#include <libpq-fe.h>
+
+#include "traject/error.h"
+
+/*
+ * Run one parameterised statement (text parameters, text results).
+ * On success *out (if not NULL) owns the result. On failure fills err with
+ * "what: <server message>" and returns TJ_EDB (TJ_ECONFLICT for a
+ * serialization or unique violation).
+ */
+int tj_pq(PGconn *conn, const char *what, const char *sql, int nparams,
+	  const char *const *params, PGresult **out, tj_err *err);
+
+/* Run a statement without parameters or results (BEGIN, COMMIT, ...). */
+int tj_pq_cmd(PGconn *conn, const char *sql, tj_err *err);
+
+/* ROLLBACK whatever is open; never fails loudly (used on error paths). */
+void tj_pq_rollback(PGconn *conn);
+
+/* Value of row r, column c, or NULL when SQL NULL. */
+const char *tj_pq_get(const PGresult *res, int r, int c);
+
+#endif

@@ -1,0 +1,148 @@
+"""A small TAP test harness for trajectd's integration tests.
+
+Each test function gets a fresh, migrated database in the throwaway cluster
+that tests/run started (PGHOST etc. in the environment), and runs the real
+trajectctl binary ($TRAJECTCTL). Output is TAP, which meson parses and
+tests/run counts.
+
+    import tjtest
+    def test_something(t):
+        r = t.ctl('grant', 'load', t.example('grant.json'))
+        t.ok(r.rc == 0, 'loads', r)
+    tjtest.main(globals())
+"""
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import traceback
+import uuid
+
+SRC = os.environ.get('TJ_SOURCE_ROOT', os.path.join(os.path.dirname(__file__), '..'))
+CTL = os.environ.get('TRAJECTCTL', 'trajectctl')
+
+
+class Result:
+    def __init__(self, args, proc):
+        self.args = args
+        self.rc = proc.returncode
+        self.out = proc.stdout
+        self.err = proc.stderr
+
+    def json(self):
+        return json.loads(self.out)
+
+    def __repr__(self):
+        return 'rc=%d\nstdout:\n%s\nstderr:\n%s' % (self.rc, self.out, self.err)
+
+
+class Failure(Exception):
+    pass
+
+
+class Test:
+    """One test's context: a fresh database and assertion helpers."""
+
+    def __init__(self, name):
+        self.name = name
+        self.db = 'tj_' + uuid.uuid4().hex[:16]
+        self.checks = 0
+        self.tmp = tempfile.mkdtemp(prefix='tjtest-')
+        self.psql('postgres', 'CREATE DATABASE %s' % self.db)
+        self.conninfo = 'dbname=%s' % self.db
+        r = self.ctl('migrate')
+        if r.rc != 0:
+            raise Failure('migrate failed: %r' % r)
+
+    def close(self):
+        self.psql('postgres', 'DROP DATABASE IF EXISTS %s WITH (FORCE)' % self.db)
+        subprocess.run(['rm', '-rf', self.tmp], check=False)
+
+    # --- running things -------------------------------------------------
+    def psql(self, db, sql, *params):
+        """Run SQL (psql variables :'v1'.. for params); return stdout rows."""
+        args = ['psql', '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-d', db]
+        for i, p in enumerate(params, start=1):
+            args += ['-v', 'v%d=%s' % (i, p)]
+        proc = subprocess.run(args, input=sql, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise Failure('psql failed: %s\n%s' % (sql, proc.stderr))
+        return [line for line in proc.stdout.split('\n') if line != '']
+
+    def sql(self, sql, *params):
+        return self.psql(self.db, sql, *params)
+
+    def ctl(self, *args, env=None, stdin=None):
+        full = [CTL, '--db', self.conninfo] + [str(a) for a in args]
+        e = dict(os.environ)
+        if env:
+            e.update(env)
+        proc = subprocess.run(full, capture_output=True, text=True, env=e, input=stdin)
+        return Result(full, proc)
+
+    def write(self, name, text, mode='w'):
+        path = os.path.join(self.tmp, name)
+        with open(path, mode, newline='' if mode == 'w' else None) as f:
+            f.write(text)
+        return path
+
+    @staticmethod
+    def example(name):
+        return os.path.join(SRC, 'examples', name)
+
+    @staticmethod
+    def data(*parts):
+        return os.path.join(SRC, 'tests', 'data', *parts)
+
+    # --- assertions --------------------------------------------------------
+    def ok(self, cond, what, detail=None):
+        self.checks += 1
+        if not cond:
+            raise Failure('%s%s' % (what, '' if detail is None else '\n%s' % (detail,)))
+
+    def eq(self, got, want, what):
+        self.checks += 1
+        if got != want:
+            raise Failure('%s\n   got: %r\n  want: %r' % (what, got, want))
+
+    def succeeds(self, r, what):
+        self.ok(r.rc == 0, what + ' (exit 0)', r)
+        return r
+
+    def fails(self, r, what, rc=1, pattern=None):
+        self.ok(r.rc == rc, '%s (exit %d)' % (what, rc), r)
+        if pattern:
+            self.ok(re.search(pattern, r.err, re.M) is not None,
+                    '%s: stderr matches %r' % (what, pattern), r)
+        return r
+
+
+def main(namespace):
+    tests = [(n, f) for n, f in sorted(namespace.items())
+             if n.startswith('test_') and callable(f)]
+    only = os.environ.get('TJ_ONLY')
+    if only:
+        tests = [(n, f) for n, f in tests if re.search(only, n)]
+    print('1..%d' % len(tests))
+    failed = 0
+    for i, (name, fn) in enumerate(tests, start=1):
+        t = None
+        try:
+            t = Test(name)
+            fn(t)
+            if t.checks == 0:
+                raise Failure('the test checked nothing')
+            print('ok %d - %s (%d checks)' % (i, name, t.checks))
+        except Exception as e:  # noqa: BLE001 - every failure is reported
+            failed += 1
+            print('not ok %d - %s' % (i, name))
+            detail = str(e) if isinstance(e, Failure) else traceback.format_exc()
+            for line in detail.rstrip('\n').split('\n'):
+                print('# ' + line)
+        finally:
+            if t is not None and not os.environ.get('TJ_KEEP'):
+                t.close()
+        sys.stdout.flush()
+    sys.exit(1 if failed else 0)
