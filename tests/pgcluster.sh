@@ -43,14 +43,21 @@ start)
 	mkdir -p "$dir"
 	[ "$(id -u)" = 0 ] && chown "$PGOWNER" "$dir"
 	chmod 0755 "$dir"
-	as_owner "$bin/initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 \
-		--locale=C.UTF-8 >"$dir/initdb.log" 2>&1 ||
-		{ cat "$dir/initdb.log" >&2; exit 1; }
-	as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-		-o "-c listen_addresses='' -c unix_socket_directories='$dir' -p $port \
-		    -c fsync=off -c synchronous_commit=off -c full_page_writes=off \
-		    -c max_connections=200 -c shared_buffers=128MB" start >/dev/null ||
-		{ cat "$dir/server.log" >&2; exit 1; }
+	if [ ! -f "$dir/data/PG_VERSION" ]; then
+		as_owner "$bin/initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 \
+			--locale=C.UTF-8 >"$dir/initdb.log" 2>&1 ||
+			{ cat "$dir/initdb.log" >&2; exit 1; }
+	fi
+	# TJ_DURABLE=1 keeps fsync on (a private cluster that should survive a crash);
+	# throwaway test clusters trade durability for speed.
+	fast="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+	[ "${TJ_DURABLE:-0}" = 1 ] && fast=""
+	if ! as_owner "$bin/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
+		as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
+			-o "-c listen_addresses='' -c unix_socket_directories='$dir' -p $port \
+			    $fast -c max_connections=200 -c shared_buffers=128MB" start >/dev/null ||
+			{ cat "$dir/server.log" >&2; exit 1; }
+	fi
 	echo "PGHOST=$dir"
 	echo "PGPORT=$port"
 	echo "PGUSER=postgres"
