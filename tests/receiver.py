@@ -1,0 +1,157 @@
+#!/usr/bin/env python3
+"""A scripted loopback HTTPS receiver that plays the funder in tests.
+
+It listens on 127.0.0.1 on an ephemeral port, prints "PORT <n>" on stdout
+once it accepts connections, and answers request number i with step i of
+a JSON script (a list; requests beyond it get 500 "script exhausted"):
+
+    {"status": 200, "headers": {"X-Receipt": "R-1"}, "body": "text"}
+    {"status": 503, "headers": {"Retry-After": "7"}}
+    {"status": 200, "body_bytes": 5000000}   a long body of 'x'
+    {"sleep": 10, "status": 200}             think longer than the client waits
+    {"drop": true}                           read the request, then close: reply lost
+
+Every request is logged as one JSON line before it is answered:
+    {"event": "request", "n": 0, "method": "POST", "path": "/inbox",
+     "headers": [[name, value], ...], "body_len": 10, "body_sha256": "...",
+     "client_cn": "..." or null}
+and every failed TLS handshake as {"event": "tls_error", "error": "..."},
+so a test can show that no byte of a document reached a refused peer.
+
+    receiver.py --cert server.pem --key server.key --script script.json
+                --log log.jsonl [--client-ca ca.pem [--require-client-cert]]
+
+Only the python3 standard library (http.server, ssl).
+"""
+import argparse
+import hashlib
+import http.server
+import json
+import socketserver
+import ssl
+import sys
+import threading
+import time
+
+
+class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, ctx, script, log_path):
+        self.ctx = ctx
+        self.script = script
+        self.log_file = open(log_path, 'a', encoding='utf-8')
+        self.lock = threading.Lock()
+        self.count = 0
+        super().__init__(('127.0.0.1', 0), Handler)
+
+    def log_event(self, entry):
+        with self.lock:
+            self.log_file.write(json.dumps(entry) + '\n')
+            self.log_file.flush()
+
+    def next_step(self):
+        with self.lock:
+            n = self.count
+            self.count += 1
+        if n < len(self.script):
+            return n, self.script[n]
+        return n, {'status': 500, 'body': 'script exhausted'}
+
+    def finish_request(self, request, client_address):
+        # the handshake runs in the connection's own thread, bounded
+        request.settimeout(30)
+        try:
+            conn = self.ctx.wrap_socket(request, server_side=True)
+        except (ssl.SSLError, OSError) as e:
+            self.log_event({'event': 'tls_error', 'error': str(e)})
+            return
+        try:
+            self.RequestHandlerClass(conn, client_address, self)
+        finally:
+            try:
+                conn.close()
+            except OSError:
+                pass
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = 'HTTP/1.1'
+
+    def log_message(self, format, *args):  # noqa: A002 - the base class's name
+        sys.stderr.write('receiver: %s\n' % (format % args))
+
+    def client_cn(self):
+        cert = self.connection.getpeercert()
+        for rdn in (cert or {}).get('subject', ()):
+            for key, value in rdn:
+                if key == 'commonName':
+                    return value
+        return None
+
+    def handle_any(self):
+        length = int(self.headers.get('Content-Length') or 0)
+        body = self.rfile.read(length) if length else b''
+        n, step = self.server.next_step()
+        self.server.log_event({
+            'event': 'request', 'n': n, 'method': self.command, 'path': self.path,
+            'headers': [[k, v] for k, v in self.headers.items()],
+            'body_len': len(body), 'body_sha256': hashlib.sha256(body).hexdigest(),
+            'client_cn': self.client_cn(),
+        })
+        if step.get('sleep'):
+            time.sleep(float(step['sleep']))
+        if step.get('drop'):
+            self.close_connection = True
+            return
+        body_bytes = step.get('body_bytes')
+        payload = step.get('body', '').encode('utf-8')
+        size = body_bytes if body_bytes is not None else len(payload)
+        try:
+            self.send_response(int(step.get('status', 200)))
+            for k, v in step.get('headers', {}).items():
+                self.send_header(k, v)
+            self.send_header('Content-Length', str(size))
+            self.send_header('Connection', 'close')
+            self.end_headers()
+            if body_bytes is None:
+                self.wfile.write(payload)
+            else:
+                chunk = b'x' * 65536
+                left = body_bytes
+                while left > 0:
+                    self.wfile.write(chunk[:min(left, len(chunk))])
+                    left -= min(left, len(chunk))
+            self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError, ssl.SSLError, OSError):
+            pass  # the client stopped reading: that is what some tests want
+        self.close_connection = True
+
+    do_POST = do_GET = do_PUT = handle_any
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap.add_argument('--cert', required=True)
+    ap.add_argument('--key', required=True)
+    ap.add_argument('--script', required=True)
+    ap.add_argument('--log', required=True)
+    ap.add_argument('--client-ca')
+    ap.add_argument('--require-client-cert', action='store_true')
+    args = ap.parse_args()
+
+    with open(args.script, encoding='utf-8') as f:
+        script = json.load(f)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(args.cert, args.key)
+    if args.client_ca:
+        ctx.load_verify_locations(args.client_ca)
+        ctx.verify_mode = ssl.CERT_REQUIRED if args.require_client_cert else ssl.CERT_OPTIONAL
+    server = Server(ctx, script, args.log)
+    print('PORT %d' % server.server_address[1], flush=True)
+    server.serve_forever()
+
+
+if __name__ == '__main__':
+    main()
