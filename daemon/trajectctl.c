@@ -26,7 +26,7 @@ static const struct command commands[] = {
 	{ "report", NULL, cmd_report,
 	  "report --grant ID (--as-of DATE | --report REPORT_ID) [--known-at TIMESTAMP]\n"
 	  "         [--format json|xml|html] [--output FILE] [--public] [--lang nl|en]" },
-	{ "deliver", NULL, cmd_deliver, "deliver --grant ID --report REPORT_ID" },
+	{ "deliver", NULL, cmd_deliver, "deliver --grant ID --report REPORT_ID [--new-version]" },
 	{ "status", NULL, cmd_status, "status [--grant ID] [--json]" },
 };
 
@@ -127,8 +127,11 @@ int main(int argc, char **argv)
 
 		if (strcmp(argv[0], cmd->word1) || (cmd->word2 && (argc < 2 || strcmp(argv[1], cmd->word2))))
 			continue;
-		/* The command sees its own words as argv[0] so getopt works. */
-		optind = 1;
+		/*
+		 * The command sees its own words as argv[0]; optind = 0 makes glibc
+		 * re-initialise getopt, dropping the '+' mode used above.
+		 */
+		optind = 0;
 		rc = cmd->fn(&ctl, argc - skip + 1, argv + skip - 1);
 		goto out;
 	}

@@ -182,9 +182,10 @@ int tj_config_load(tj_config **out, const char *path, tj_err *err)
 			       st.why[0] ? st.why : "not a 'key = value' line or a [section]");
 	}
 	if (cfg->retry_base > cfg->retry_max) {
+		r = tj_fail(err, TJ_ECONFIG, "%s: [delivery] retry_base (%ld) exceeds retry_max (%ld)",
+			    path, cfg->retry_base, cfg->retry_max);
 		tj_config_free(cfg);
-		return tj_fail(err, TJ_ECONFIG, "%s: [delivery] retry_base (%ld) exceeds retry_max (%ld)",
-			       path, cfg->retry_base, cfg->retry_max);
+		return r;
 	}
 	if (!(cfg->path = strdup(path))) {
 		tj_config_free(cfg);
