@@ -28,6 +28,9 @@ int ctl_connect(struct ctl *ctl, int check_schema);
 
 /* Print "trajectctl: <msg>" on stderr; returns CTL_FAIL. */
 int ctl_error(const struct ctl *ctl, const tj_err *err);
+/* Print o pretty (2 spaces, no escaped slashes) and a newline on stdout. */
+struct json_object;
+int ctl_print_json(struct json_object *o);
 /* Print a usage line for one command on stderr; returns CTL_USAGE. */
 int ctl_usage(const struct ctl *ctl, const char *usage);
 

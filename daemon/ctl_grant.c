@@ -83,17 +83,6 @@ static json_object *summary_json(const tj_grant_summary *s)
 	return o;
 }
 
-static int print_json(json_object *o)
-{
-	const char *text = json_object_to_json_string_ext(
-		o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE);
-
-	if (!text)
-		return CTL_FAIL;
-	printf("%s\n", text);
-	return CTL_OK;
-}
-
 /* Display width in characters (UTF-8 continuation bytes take no room). */
 static size_t width(const char *s)
 {
@@ -197,7 +186,7 @@ int cmd_grant_list(struct ctl *ctl, int argc, char **argv)
 
 		for (size_t i = 0; i < n; i++)
 			json_object_array_add(list, summary_json(&s[i]));
-		r = print_json(list);
+		r = ctl_print_json(list);
 		json_object_put(list);
 	} else if (n == 0) {
 		printf("no grants yet (load one with 'trajectctl grant load FILE.json')\n");

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <json-c/json.h>
+
 #include "ctl.h"
 #include "traject/db.h"
 
@@ -41,6 +43,17 @@ int ctl_error(const struct ctl *ctl, const tj_err *err)
 {
 	fprintf(stderr, "%s: %s\n", ctl->prog, err->msg[0] ? err->msg : tj_strerror(err->code));
 	return CTL_FAIL;
+}
+
+int ctl_print_json(json_object *o)
+{
+	const char *text = json_object_to_json_string_ext(
+		o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE);
+
+	if (!text)
+		return CTL_FAIL;
+	printf("%s\n", text);
+	return CTL_OK;
 }
 
 int ctl_usage(const struct ctl *ctl, const char *usage)
