@@ -30,15 +30,20 @@ static void connect_begin(tj_loop *loop, void *data);
 /* libpq's messages end in a newline and may hold several lines: keep one. */
 static void one_line(char *dst, size_t size, const char *src)
 {
-	size_t n;
+	size_t n = 0;
 
-	snprintf(dst, size, "%s", src && *src ? src : "(no message)");
-	for (char *p = dst; *p; p++)
-		if (*p == '\n' || *p == '\r' || *p == '\t')
-			*p = ' ';
-	n = strlen(dst);
+	if (!src || !*src)
+		src = "(no message)";
+	for (; *src && n + 1 < size; src++) {
+		bool space = *src == '\n' || *src == '\r' || *src == '\t' || *src == ' ';
+
+		if (space && (n == 0 || dst[n - 1] == ' '))
+			continue;
+		dst[n++] = space ? ' ' : *src;
+	}
 	while (n && dst[n - 1] == ' ')
-		dst[--n] = '\0';
+		n--;
+	dst[n] = '\0';
 }
 
 static void unwatch(struct td *d)
@@ -117,16 +122,16 @@ void td_db_lost(struct td *d, const char *why)
 {
 	if (d->db_state != TD_DB_UP)
 		return;
+	one_line(d->db_error, sizeof d->db_error, why); /* before why's connection goes */
 	td_db_close(d);
 	tj_loop_timer_disarm(d->loop, &d->pass_timer);
 	d->db_lost_at = tj_real_now();
 	d->db_attempts = 0;
 	d->backoff_s = BACKOFF_MIN_S;
-	snprintf(d->db_error, sizeof d->db_error, "%s", why);
 	tj_log(TJ_LOG_ERR,
 	       "database connection lost: %s; running on without it and reconnecting "
 	       "(%d transfers in flight continue, their outcomes are recorded after the reconnect)",
-	       why, tj_flight_running(d->flight));
+	       d->db_error, tj_flight_running(d->flight));
 	wait_and_retry(d);
 }
 
@@ -141,12 +146,15 @@ bool td_db_check(struct td *d, const char *why)
 	return true;
 }
 
-/* A reconnect attempt failed: say so the first time, then only in STATUS=. */
+/*
+ * A reconnect attempt failed: say so the first time, then only in STATUS=.
+ * why may be PQerrorMessage of the connection closed here: copied first.
+ */
 static void connect_failed(struct td *d, const char *why)
 {
+	one_line(d->db_error, sizeof d->db_error, why);
 	tj_loop_timer_disarm(d->loop, &d->connect_timer);
 	td_db_close(d);
-	one_line(d->db_error, sizeof d->db_error, why);
 	if (d->db_attempts++ == 0)
 		tj_log(TJ_LOG_WARNING, "reconnecting to the database failed: %s; trying again with "
 				       "backoff up to %d s",

@@ -27,16 +27,6 @@ static void usage(FILE *f)
 		   "       " PROG " -n [--config FILE]   check the configuration and exit\n");
 }
 
-static void log_pass(const struct tj_pass_stats *st)
-{
-	if (st->generated || st->attempts || st->alerts)
-		tj_log(TJ_LOG_INFO,
-		       "pass: %d generated (%d late), %d attempts: %d delivered, %d to retry, "
-		       "%d rejected; %d alerts raised",
-		       st->generated, st->generated_late, st->attempts, st->delivered, st->retried,
-		       st->rejected, st->alerts);
-}
-
 /* --once: one blocking pass (tj_outbox_pass), the same steps the loop runs. */
 static int run_once(const tj_config *cfg, int64_t clock_start)
 {
@@ -65,7 +55,7 @@ static int run_once(const tj_config *cfg, int64_t clock_start)
 		tj_log(TJ_LOG_ERR, "pass failed: %s", err.msg);
 		rc = 1;
 	} else {
-		log_pass(&st);
+		td_log_pass(&st, 0);
 	}
 	if (tj_instance_stop(&svc, &err) < 0)
 		tj_log(TJ_LOG_WARNING, "%s", err.msg);

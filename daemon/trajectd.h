@@ -78,6 +78,8 @@ struct td {
 
 /* td_service.c */
 int td_run(tj_config **cfg, const char *config_path, int64_t clock_start);
+/* The info line of a pass (nothing when it did nothing); started: transfers begun. */
+void td_log_pass(const struct tj_pass_stats *st, int started);
 /* Run a pass after delay_ms (at least a second after the last one), unless one comes sooner. */
 void td_schedule_pass(struct td *d, uint64_t delay_ms);
 /* Tell systemd what the service is doing (STATUS=...), plus extra state lines. */

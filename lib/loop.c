@@ -97,7 +97,17 @@ int tj_loop_watch(tj_loop *loop, int fd, unsigned events, tj_io_cb cb, void *dat
 		loop->nwatches = n;
 	}
 	op = loop->watches[fd].cb ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
-	if (epoll_ctl(loop->epfd, op, fd, &ev) < 0)
+	/*
+	 * A watched fd that its owner closed has left the epoll set by itself,
+	 * and the number may already be a new socket (libpq closes and reopens
+	 * while it tries the addresses of a host): MOD fails with ENOENT, so
+	 * add it; the other way round, ADD finds it present with EEXIST.
+	 */
+	if (epoll_ctl(loop->epfd, op, fd, &ev) < 0 &&
+	    !((errno == ENOENT && op == EPOLL_CTL_MOD &&
+	       epoll_ctl(loop->epfd, EPOLL_CTL_ADD, fd, &ev) == 0) ||
+	      (errno == EEXIST && op == EPOLL_CTL_ADD &&
+	       epoll_ctl(loop->epfd, EPOLL_CTL_MOD, fd, &ev) == 0)))
 		return tj_fail(err, TJ_EIO, "epoll_ctl(fd %d): %s", fd, strerror(errno));
 	loop->watches[fd] = (struct watch){ cb, data, events };
 	return 0;
@@ -356,9 +366,11 @@ void tj_curlm_free(tj_curlm *m)
 {
 	if (!m)
 		return;
-	tj_loop_timer_disarm(m->loop, &m->timer);
 	/* curl_multi_cleanup leaves easy handles to their owners */
 	curl_multi_cleanup(m->multi);
+	/* after the cleanup: it may still call timer_function, which would re-arm
+	 * a timer inside the memory freed below */
+	tj_loop_timer_disarm(m->loop, &m->timer);
 	free(m);
 }
 

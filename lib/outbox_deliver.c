@@ -1,17 +1,16 @@
 /*
  * Delivery from the outbox, one claimed delivery ("job", lib/outbox_job.h)
- * at a time: claim it with FOR UPDATE SKIP LOCKED and a lease, attempt it
- * through include/traject/deliver.h, and record the attempt, the receipt or
- * the rejection, and the next try. tj_outbox_deliver_due runs the steps
- * blocking (trajectd --once); the event loop runs the same claim and finish
- * around a transfer on its multi handle (lib/outbox_flight.c).
+ * at a time: claim it with FOR UPDATE SKIP LOCKED and a lease, and attempt
+ * it through include/traject/deliver.h; lib/outbox_record.c records the
+ * outcome. tj_outbox_deliver_due runs the steps blocking (trajectd --once);
+ * the event loop runs the same claim and recording around a transfer on
+ * its multi handle (lib/outbox_flight.c).
  *
  * A claim is one autocommitted UPDATE, so the lease is visible to every
  * other instance at once; the lease (on the database's real clock) lasts
  * twice the attempt timeout plus 30 s, longer than any attempt can run.
- * The outcome is recorded only while this instance still holds the
- * lease: an instance that was too slow records nothing, and whoever took
- * the delivery over sends the same stored bytes with the same key.
+ * Whoever takes an expired claim over sends the same stored bytes with
+ * the same key.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,14 +25,6 @@
 
 /* At most this many attempts in one pass, however many are due. */
 #define MAX_ATTEMPTS_PER_PASS 1000
-
-enum { C_ID, C_ATTEMPT, C_TARGET, C_GRANT, C_REPORT, C_VERSION, C_FORMAT, C_BODY, C_KEY,
-       C_GRANT_KEY };
-
-static const char *col(const struct tj_job *job, int i)
-{
-	return tj_pq_get(job->res, 0, i);
-}
 
 /* ---- rounds and claims ---------------------------------------------------- */
 
@@ -108,7 +99,7 @@ int tj_job_claim(tj_service *svc, tj_round *round, struct tj_job **out, tj_err *
 		tj_job_free(job);
 		return r < 0 ? r : 0;
 	}
-	if (tj_buf_printf(tried, "%s%s", tried->len > 1 ? "," : "", col(job, C_ID)) < 0) {
+	if (tj_buf_printf(tried, "%s%s", tried->len > 1 ? "," : "", tj_job_col(job, C_ID)) < 0) {
 		/* claimed but not remembered: the lease runs out and it is retried */
 		tj_job_free(job);
 		return tj_fail(err, TJ_ENOMEM, "out of memory");
@@ -126,13 +117,13 @@ int tj_job_claim(tj_service *svc, tj_round *round, struct tj_job **out, tj_err *
 
 const char *tj_job_target(const struct tj_job *job)
 {
-	return col(job, C_TARGET);
+	return tj_job_col(job, C_TARGET);
 }
 
 void tj_job_describe(const struct tj_job *job, char *buf, size_t size)
 {
-	snprintf(buf, size, "grant %s report %s version %s (%s) to %s", col(job, C_GRANT),
-		 col(job, C_REPORT), col(job, C_VERSION), col(job, C_FORMAT), col(job, C_TARGET));
+	snprintf(buf, size, "grant %s report %s version %s (%s) to %s", tj_job_col(job, C_GRANT),
+		 tj_job_col(job, C_REPORT), tj_job_col(job, C_VERSION), tj_job_col(job, C_FORMAT), tj_job_col(job, C_TARGET));
 }
 
 /* ---- the attempt ------------------------------------------------------------ */
@@ -140,20 +131,20 @@ void tj_job_describe(const struct tj_job *job, char *buf, size_t size)
 static void job_doc(const struct tj_job *job, struct tj_doc *doc)
 {
 	*doc = (struct tj_doc){
-		.grant_id = col(job, C_GRANT),
-		.report_id = col(job, C_REPORT),
-		.version = (int)strtol(col(job, C_VERSION), NULL, 10),
-		.format = col(job, C_FORMAT),
+		.grant_id = tj_job_col(job, C_GRANT),
+		.report_id = tj_job_col(job, C_REPORT),
+		.version = (int)strtol(tj_job_col(job, C_VERSION), NULL, 10),
+		.format = tj_job_col(job, C_FORMAT),
 		.body = job->body,
 		.len = job->len,
-		.idempotency_key = col(job, C_KEY),
+		.idempotency_key = tj_job_col(job, C_KEY),
 	};
 }
 
 static void job_opts(tj_service *svc, const struct tj_job *job, struct tj_delivery_opts *opts)
 {
 	tj_delivery_opts_from_config(opts, svc->cfg);
-	opts->url = col(job, C_TARGET); /* where it was queued to, not where new ones go */
+	opts->url = tj_job_col(job, C_TARGET); /* where it was queued to, not where new ones go */
 }
 
 void tj_job_not_started(struct tj_delivery_result *res, const char *why)
@@ -189,234 +180,6 @@ int tj_job_transfer(tj_service *svc, struct tj_job *job, struct tj_transfer **ou
 	job_opts(svc, job, &opts);
 	job_doc(job, &doc);
 	return tj_transfer_new(out, &opts, &doc, job, err);
-}
-
-/* ---- recording the outcome ------------------------------------------------- */
-
-struct outcome_sql {
-	char next[32], now[32], status[16], retry_after[24], elapsed[24];
-	char *headers, *body;
-};
-
-static void outcome_sql_clear(struct outcome_sql *o)
-{
-	free(o->headers);
-	free(o->body);
-}
-
-static const char *state_after(enum tj_outcome outcome)
-{
-	switch (outcome) {
-	case TJ_OUTCOME_DELIVERED:
-		return "delivered";
-	case TJ_OUTCOME_REJECTED:
-		return "rejected";
-	case TJ_OUTCOME_RETRY:
-		return "queued";
-	}
-	return "queued";
-}
-
-/*
- * Record the outcome while the lease is ours: 1 recorded, 0 lease lost.
- * A retry waits tj_backoff_delay(), or not at all when `at_once` (an
- * attempt we abandoned ourselves says nothing about the receiver).
- */
-static int record(tj_service *svc, struct tj_job *job, const struct tj_delivery_result *res,
-		  bool at_once, tj_err *err)
-{
-	struct outcome_sql o = { 0 };
-	TJ_AUTORES PGresult *upd = NULL;
-	bool delivered = res->outcome == TJ_OUTCOME_DELIVERED;
-	bool retry = res->outcome == TJ_OUTCOME_RETRY;
-	char attempt_no[24];
-	int64_t now = tj_service_now(svc);
-	int r = 0;
-
-	tj_timestamp_format(now, o.now);
-	job->next_attempt = INT64_MAX;
-	if (retry) {
-		long delay = at_once ? 0
-				     : tj_backoff_delay(job->attempt, svc->cfg->retry_base,
-							svc->cfg->retry_max, res->retry_after, NULL,
-							NULL);
-
-		job->next_attempt = now + (int64_t)delay * TJ_USEC_PER_SEC;
-		tj_timestamp_format(job->next_attempt, o.next);
-	}
-	snprintf(o.status, sizeof o.status, "%ld", res->status);
-	snprintf(o.retry_after, sizeof o.retry_after, "%ld", res->retry_after);
-	snprintf(o.elapsed, sizeof o.elapsed, "%lld", (long long)res->elapsed_ms);
-	snprintf(attempt_no, sizeof attempt_no, "%ld", job->attempt);
-	if (delivered && ((res->headers &&
-			   (r = tj_bytea_param(res->headers, res->headers_len, &o.headers, err)) < 0) ||
-			  (res->body && (r = tj_bytea_param(res->body, res->body_len, &o.body, err)) < 0))) {
-		outcome_sql_clear(&o);
-		return r;
-	}
-	if ((r = tj_pq_cmd(svc->conn, "BEGIN", err)) < 0)
-		goto out;
-	{
-		const char *params[11] = {
-			col(job, C_ID), svc->instance, state_after(res->outcome),
-			delivered ? NULL : res->error, retry ? o.next : NULL,
-			delivered ? o.now : NULL, delivered && res->status ? o.status : NULL,
-			o.headers, o.body, delivered ? res->path : NULL, delivered ? res->at : NULL,
-		};
-
-		r = tj_pq(svc->conn, "recording the delivery",
-			  "UPDATE traject.deliveries SET state = $3, lease_owner = NULL,"
-			  " lease_until = NULL, last_error = $4,"
-			  " next_attempt_at = coalesce($5, next_attempt_at), delivered_at = $6,"
-			  " receipt_status = $7, receipt_headers = $8, receipt_body = $9,"
-			  " receipt_path = $10, receipt_at = $11"
-			  " WHERE delivery_id = $1 AND lease_owner = $2 AND state = 'delivering'",
-			  11, params, &upd, err);
-	}
-	if (r < 0)
-		goto fail;
-	if (strcmp(PQcmdTuples(upd), "1") != 0) {
-		tj_pq_rollback(svc->conn);
-		r = 0;
-		goto out;
-	}
-	{
-		const char *params[10] = {
-			col(job, C_ID), attempt_no, svc->instance, tj_outcome_name(res->outcome),
-			res->status ? o.status : NULL, res->error[0] ? res->error : NULL,
-			res->retry_after >= 0 ? o.retry_after : NULL, o.elapsed, o.now,
-			retry ? o.next : NULL,
-		};
-
-		r = tj_pq(svc->conn, "recording the attempt",
-			  "INSERT INTO traject.delivery_attempts (delivery_id, attempt, instance_id,"
-			  " outcome, http_status, error, retry_after, elapsed_ms, finished_at,"
-			  " next_attempt_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-			  10, params, NULL, err);
-	}
-	if (r < 0 || (r = tj_pq_cmd(svc->conn, "COMMIT", err)) < 0)
-		goto fail;
-	r = 1;
-	goto out;
-fail:
-	tj_pq_rollback(svc->conn);
-out:
-	outcome_sql_clear(&o);
-	return r;
-}
-
-/* After a delivery: is the whole version delivered (every format accepted somewhere)? */
-static int version_delivered(tj_service *svc, const struct tj_job *job, bool *done, tj_err *err)
-{
-	TJ_AUTORES PGresult *res = NULL;
-	const char *params[3] = { col(job, C_GRANT_KEY), col(job, C_REPORT), col(job, C_VERSION) };
-	int r;
-
-	r = tj_pq(svc->conn, "checking the report's deliveries",
-		  "SELECT bool_and(EXISTS (SELECT 1 FROM traject.deliveries x"
-		  "   WHERE x.doc_id = d.doc_id AND x.state = 'delivered'))"
-		  " FROM traject.documents d"
-		  " WHERE d.grant_key = $1 AND d.report_id = $2 AND d.version = $3",
-		  3, params, &res, err);
-	if (r < 0)
-		return r;
-	*done = !strcmp(PQgetvalue(res, 0, 0), "t");
-	return 0;
-}
-
-static int after(tj_service *svc, const struct tj_job *job, const struct tj_delivery_result *res,
-		 struct tj_pass_stats *st, tj_err *err)
-{
-	char msg[1200];
-	bool done = false;
-	int r;
-
-	tj_job_describe(job, msg, sizeof msg);
-	switch (res->outcome) {
-	case TJ_OUTCOME_DELIVERED:
-		st->delivered++;
-		tj_log(TJ_LOG_INFO, "%s: delivered (attempt %ld%s%s)", msg, job->attempt,
-		       res->path ? ", " : "", res->path ? res->path : "");
-		if ((r = version_delivered(svc, job, &done, err)) < 0)
-			return r;
-		if (done) {
-			tj_log(TJ_LOG_INFO, "grant %s report %s version %s: every format delivered",
-			       col(job, C_GRANT), col(job, C_REPORT), col(job, C_VERSION));
-			return tj_outbox_resolve_alerts(svc, col(job, C_GRANT_KEY), col(job, C_REPORT),
-							err);
-		}
-		return 0;
-	case TJ_OUTCOME_RETRY:
-		st->retried++;
-		tj_log(TJ_LOG_WARNING, "%s: attempt %ld failed, will retry: %s", msg, job->attempt,
-		       res->error);
-		if (!res->alert)
-			return 0;
-		{
-			char text[2048];
-
-			snprintf(text, sizeof text, "%s keeps failing in a way waiting will not fix: %s",
-				 msg, res->error);
-			r = tj_outbox_alert(svc, "failing", col(job, C_GRANT_KEY), col(job, C_GRANT),
-					    col(job, C_REPORT), text, err);
-		}
-		return r < 0 ? r : 0;
-	case TJ_OUTCOME_REJECTED:
-		st->rejected++;
-		{
-			char text[2048];
-
-			snprintf(text, sizeof text, "%s was rejected: %s", msg, res->error);
-			r = tj_outbox_alert(svc, "rejected", col(job, C_GRANT_KEY), col(job, C_GRANT),
-					    col(job, C_REPORT), text, err);
-		}
-		return r < 0 ? r : 0;
-	}
-	return 0;
-}
-
-static void lease_lost(const struct tj_job *job)
-{
-	tj_log(TJ_LOG_WARNING,
-	       "grant %s report %s (%s): the lease ran out before the attempt was recorded; "
-	       "another instance has taken the delivery over",
-	       col(job, C_GRANT), col(job, C_REPORT), col(job, C_FORMAT));
-}
-
-int tj_job_finish(tj_service *svc, struct tj_job *job, const struct tj_delivery_result *res,
-		  struct tj_pass_stats *st, tj_err *err)
-{
-	int r;
-
-	st->attempts++;
-	if ((r = record(svc, job, res, false, err)) == 0)
-		lease_lost(job);
-	if (r <= 0)
-		return r;
-	r = after(svc, job, res, st, err);
-	return r < 0 ? r : 1;
-}
-
-int tj_job_release(tj_service *svc, struct tj_job *job, const char *why, tj_err *err)
-{
-	struct tj_delivery_result res;
-	char msg[1200];
-	int r;
-
-	memset(&res, 0, sizeof res);
-	res.outcome = TJ_OUTCOME_RETRY;
-	res.retry_after = -1;
-	snprintf(res.error, sizeof res.error, "%s", why);
-	tj_delivery_result_stamp(&res);
-	r = record(svc, job, &res, true, err);
-	if (r == 0)
-		lease_lost(job);
-	if (r == 1) {
-		tj_job_describe(job, msg, sizeof msg);
-		tj_log(TJ_LOG_WARNING, "%s: attempt %ld abandoned, queued again: %s", msg,
-		       job->attempt, why);
-	}
-	return r;
 }
 
 int tj_outbox_next_attempt(tj_service *svc, struct tj_pass_stats *st, tj_err *err)

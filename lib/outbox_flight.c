@@ -96,8 +96,8 @@ static void settle(tj_flight *f, struct tj_job *job, struct tj_pass_stats *st,
 	if (done->recorded < 0) {
 		tj_job_describe(job, what, sizeof what);
 		tj_log(TJ_LOG_ERR,
-		       "%s: the outcome could not be recorded (%s); the lease will run out and "
-		       "the delivery is tried again",
+		       "%s: recording the outcome failed: %s (if it was not stored, the lease runs "
+		       "out and the delivery is tried again with the same bytes and key)",
 		       what, err->msg);
 	} else if (done->recorded == 1 && job->result.outcome == TJ_OUTCOME_RETRY) {
 		done->next_attempt = job->next_attempt;

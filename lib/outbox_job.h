@@ -35,6 +35,15 @@ struct tj_job {
  * each is claimed at most once per round, so a retry whose jittered delay
  * is 0 s waits for the next round instead of spinning.
  */
+/* The columns of the claimed row (job->res), read with tj_job_col. */
+enum tj_job_col { C_ID, C_ATTEMPT, C_TARGET, C_GRANT, C_REPORT, C_VERSION, C_FORMAT, C_BODY,
+		  C_KEY, C_GRANT_KEY };
+
+static inline const char *tj_job_col(const struct tj_job *job, enum tj_job_col c)
+{
+	return PQgetisnull(job->res, 0, (int)c) ? NULL : PQgetvalue(job->res, 0, (int)c);
+}
+
 typedef struct tj_round {
 	tj_buf tried;
 } tj_round;

@@ -9,6 +9,7 @@
 
 #include "db.h"
 #include "traject/db.h"
+#include "traject/log.h"
 #include "traject/service.h"
 #include "util.h"
 
@@ -33,6 +34,17 @@ int tj_db_connect_start(PGconn **out, const char *conninfo, const char *app_name
 	return 0;
 }
 
+/* Server notices ("terminating connection due to ...") belong in the log, not on bare stderr. */
+static void on_notice(void *arg, const char *message)
+{
+	size_t n = strlen(message);
+
+	(void)arg;
+	while (n && (message[n - 1] == '\n' || message[n - 1] == ' '))
+		n--;
+	tj_log(TJ_LOG_WARNING, "database: %.*s", (int)n, message);
+}
+
 int tj_service_session(PGconn *conn, long statement_timeout_ms, tj_err *err)
 {
 	char timeout[24];
@@ -42,6 +54,7 @@ int tj_service_session(PGconn *conn, long statement_timeout_ms, tj_err *err)
 	if (statement_timeout_ms <= 0)
 		return tj_fail(err, TJ_EUSAGE, "a service session needs a statement timeout");
 	snprintf(timeout, sizeof timeout, "%ld", statement_timeout_ms);
+	PQsetNoticeProcessor(conn, on_notice, NULL);
 	if ((r = tj_schema_check(conn, err)) < 0)
 		return r;
 	/* set_config, not SET: a parameter, never text pasted into SQL */

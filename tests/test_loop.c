@@ -55,6 +55,31 @@ static void fd_readiness(void **state)
 	tj_loop_free(loop);
 }
 
+/* A watched fd closed without unwatching, its number reused: watching it again works. */
+static void fd_reused_after_close(void **state)
+{
+	tj_loop *loop = NULL;
+	struct counts c = { 0 };
+	int p[2], q[2];
+
+	(void)state;
+	assert_int_equal(tj_loop_new(&loop, NULL), 0);
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(tj_loop_watch(loop, p[0], TJ_LOOP_IN, on_io, &c, NULL), 0);
+	close(p[0]);
+	close(p[1]);
+	assert_int_equal(pipe(q), 0);
+	assert_int_equal(q[0], p[0]); /* the lowest free numbers come back */
+	assert_int_equal(tj_loop_watch(loop, q[0], TJ_LOOP_IN, on_io, &c, NULL), 0);
+	assert_int_equal(write(q[1], "z", 1), 1);
+	assert_int_equal(tj_loop_run_once(loop, 1000, NULL), 1);
+	assert_int_equal(c.io, 1);
+	tj_loop_unwatch(loop, q[0]);
+	close(q[0]);
+	close(q[1]);
+	tj_loop_free(loop);
+}
+
 static void note(struct counts *c, char ch)
 {
 	if (c->norder < 7)
@@ -186,6 +211,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(fd_readiness),
+		cmocka_unit_test(fd_reused_after_close),
 		cmocka_unit_test(timers),
 		cmocka_unit_test(signals_as_events),
 		cmocka_unit_test(curl_multi_on_loop),
