@@ -185,13 +185,27 @@ int tj_job_transfer(tj_service *svc, struct tj_job *job, struct tj_transfer **ou
 int tj_outbox_next_attempt(tj_service *svc, struct tj_pass_stats *st, tj_err *err)
 {
 	TJ_AUTORES PGresult *res = NULL;
+	char now[32];
+	const char *params[1] = { now };
 	int64_t next;
 	int r;
 
+	/*
+	 * The next retry (service clock), or the moment the earliest lease of
+	 * a claim runs out (database clock, mapped onto the service clock, plus
+	 * a second so the lease has surely expired): a killed or paused
+	 * instance's claim is taken over when its lease ends, not at the next
+	 * idle pass.
+	 */
+	tj_timestamp_format(tj_service_now(svc), now);
 	r = tj_pq(svc->conn, "finding the next delivery",
-		  "SELECT " TJ_SQL_USEC("min(next_attempt_at)")
-		  " FROM traject.deliveries WHERE state = 'queued'",
-		  0, NULL, &res, err);
+		  "SELECT least("
+		  "  (SELECT " TJ_SQL_USEC("min(next_attempt_at)")
+		  "   FROM traject.deliveries WHERE state = 'queued'),"
+		  "  (SELECT " TJ_SQL_USEC("$1::timestamptz + (min(lease_until) - clock_timestamp())"
+					  " + interval '1 second'")
+		  "   FROM traject.deliveries WHERE state = 'delivering'))",
+		  1, params, &res, err);
 	if (r < 0)
 		return r;
 	if (tj_usec_value(tj_pq_get(res, 0, 0), &next) == 0 && next < st->next_due)
