@@ -1,10 +1,11 @@
 /*
  * trajectctl report: compute one report (ad hoc with --as-of, or a
- * calendar entry with --report) and print it as JSON or XML, or write it
- * atomically to --output (a temporary file in the same directory, fsync,
- * rename). It only reads: nothing is queued, stored or delivered.
- * --format html, --public and --lang belong to the public rendering,
- * which does not exist yet: they are refused rather than faked.
+ * calendar entry with --report) and print it as JSON, XML or HTML, or
+ * write it atomically to --output (a temporary file in the same directory,
+ * fsync, rename). It only reads: nothing is queued, stored or delivered.
+ * --public makes the public version (small numbers suppressed below
+ * --threshold, else [report] suppress_below, else 5) in any format;
+ * --lang nl|en chooses the language of the HTML (docs/reports.md).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,9 +24,18 @@
 
 #define REPORT_USAGE                                                                       \
 	"report --grant ID (--as-of DATE | --report REPORT_ID) [--known-at TIMESTAMP]\n" \
-	"         [--format json|xml] [--output FILE]"
+	"         [--format json|xml|html] [--output FILE] [--public [--threshold N]]\n"     \
+	"         [--lang nl|en]"
 
 typedef int (*writer_fn)(const struct tj_report *, FILE *, tj_err *);
+
+/* --lang for the HTML writer, which the writer_fn shape has no room for. */
+static enum tj_report_lang html_lang = TJ_LANG_NL;
+
+static int write_html(const struct tj_report *rep, FILE *out, tj_err *err)
+{
+	return tj_report_write_html(rep, html_lang, out, err);
+}
 
 /* Write to path through a temporary file in its directory: all or nothing. */
 static int write_atomic(const char *path, writer_fn write, const struct tj_report *rep,
@@ -94,15 +104,6 @@ out:
 	return r;
 }
 
-static int not_yet(const struct ctl *ctl, const char *what)
-{
-	fprintf(stderr,
-		"%s: %s is not available yet: the HTML/public rendering is a later piece of "
-		"work (use --format json or xml)\n",
-		ctl->prog, what);
-	return CTL_USAGE;
-}
-
 __attribute__((format(printf, 2, 3))) static int bad_arg(const struct ctl *ctl,
 							  const char *fmt, ...)
 {
@@ -127,12 +128,15 @@ int cmd_report(struct ctl *ctl, int argc, char **argv)
 		{ "output", required_argument, NULL, 'o' },
 		{ "public", no_argument, NULL, 'p' },
 		{ "lang", required_argument, NULL, 'l' },
+		{ "threshold", required_argument, NULL, 't' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct tj_report *rep = NULL;
 	struct tj_report_req req = { .kind = TJ_REPORT_PROGRESS };
-	const char *format = "json", *output = NULL;
+	const char *format = "json", *output = NULL, *lang = NULL, *threshold = NULL;
 	writer_fn write = tj_report_write_json;
+	bool public = false;
+	long limit = ctl->cfg->suppress_below;
 	tj_err err = { 0 };
 	int32_t day;
 	int c, r;
@@ -146,8 +150,9 @@ int cmd_report(struct ctl *ctl, int argc, char **argv)
 		case 'k': req.known_at = optarg; break;
 		case 'f': format = optarg; break;
 		case 'o': output = optarg; break;
-		case 'p': return not_yet(ctl, "--public");
-		case 'l': return not_yet(ctl, "--lang");
+		case 'p': public = true; break;
+		case 'l': lang = optarg; break;
+		case 't': threshold = optarg; break;
 		default:
 			return bad_arg(ctl, "unknown or incomplete option '%s'",
 				       argv[optind - 1]);
@@ -167,17 +172,38 @@ int cmd_report(struct ctl *ctl, int argc, char **argv)
 			       "--known-at '%s' is not an ISO 8601 timestamp with a zone "
 			       "(e.g. 2011-10-12T08:00:00+02:00 or 2011-10-12T06:00:00Z)",
 			       req.known_at);
-	if (!strcmp(format, "html"))
-		return not_yet(ctl, "--format html");
 	if (!strcmp(format, "xml"))
 		write = tj_report_write_xml;
+	else if (!strcmp(format, "html"))
+		write = write_html;
 	else if (strcmp(format, "json") != 0)
-		return bad_arg(ctl, "unknown --format '%s' (use json or xml)", format);
+		return bad_arg(ctl, "unknown --format '%s' (use json, xml or html)", format);
+	if (lang && strcmp(lang, "nl") != 0 && strcmp(lang, "en") != 0)
+		return bad_arg(ctl, "unknown --lang '%s' (use nl or en)", lang);
+	if (lang && write != write_html)
+		return bad_arg(ctl, "--lang applies to --format html only");
+	html_lang = lang && !strcmp(lang, "en") ? TJ_LANG_EN : TJ_LANG_NL;
+	if (threshold && !public)
+		return bad_arg(ctl, "--threshold applies to --public only");
+	if (threshold) {
+		char *end;
+
+		errno = 0;
+		limit = strtol(threshold, &end, 10);
+		if (errno || end == threshold || *end || limit < TJ_SUPPRESS_MIN ||
+		    limit > TJ_SUPPRESS_MAX)
+			return bad_arg(ctl, "--threshold '%s' is not a whole number from %d to %d",
+				       threshold, TJ_SUPPRESS_MIN, TJ_SUPPRESS_MAX);
+	}
 
 	if ((r = ctl_connect(ctl, 1)) != CTL_OK)
 		return r;
 	if (tj_report_compute(ctl->conn, &req, &rep, &err) < 0)
 		return ctl_error(ctl, &err);
+	if (public && tj_report_make_public(rep, (int)limit, &err) < 0) {
+		tj_report_free(rep);
+		return ctl_error(ctl, &err);
+	}
 	if (output)
 		r = write_atomic(output, write, rep, &err);
 	else if ((r = write(rep, stdout, &err)) == 0 && fflush(stdout) != 0)

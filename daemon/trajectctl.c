@@ -11,6 +11,7 @@
 
 #include "ctl.h"
 #include "traject/db.h"
+#include "traject/roles.h"
 
 struct command {
 	const char *word1, *word2; /* "grant", "load" */
@@ -19,7 +20,7 @@ struct command {
 };
 
 static const struct command commands[] = {
-	{ "migrate", NULL, cmd_migrate, "migrate" },
+	{ "migrate", NULL, cmd_migrate, "migrate [--roles]" },
 	{ "grant", "load", cmd_grant_load, "grant load FILE.json" },
 	{ "grant", "list", cmd_grant_list, "grant list [--json]" },
 	{ "import", NULL, cmd_import, "import --grant ID FILE.csv" },
@@ -30,6 +31,11 @@ static const struct command commands[] = {
 	  "         [--format json|xml|html] [--output FILE] [--public] [--lang nl|en]" },
 	{ "deliver", NULL, cmd_deliver, "deliver --grant ID --report REPORT_ID [--new-version]" },
 	{ "status", NULL, cmd_status, "status [--grant ID] [--json]" },
+	{ "explain", NULL, cmd_explain,
+	  "explain --grant ID --obligation OID (--text TEXT | --file FILE)" },
+	{ "role", "grant-grantee", cmd_role_grant, "role grant-grantee ROLE GRANTEE" },
+	{ "role", "revoke-grantee", cmd_role_revoke, "role revoke-grantee ROLE GRANTEE" },
+	{ "role", "list", cmd_role_list, "role list" },
 };
 
 static void usage_all(FILE *f, const char *prog)
@@ -78,10 +84,10 @@ int cmd_migrate(struct ctl *ctl, int argc, char **argv)
 {
 	tj_err err = { 0 };
 	int applied = 0, r;
+	bool roles = argc == 2 && !strcmp(argv[1], "--roles");
 
-	(void)argv;
-	if (argc != 1)
-		return ctl_usage(ctl, "migrate");
+	if (argc != 1 && !roles)
+		return ctl_usage(ctl, "migrate [--roles]");
 	if ((r = ctl_connect(ctl, 0)) != CTL_OK)
 		return r;
 	if (tj_migrate(ctl->conn, &applied, &err) < 0)
@@ -91,6 +97,17 @@ int cmd_migrate(struct ctl *ctl, int argc, char **argv)
 		       applied == 1 ? "" : "s", tj_schema_version());
 	else
 		printf("schema is up to date (version %d)\n", tj_schema_version());
+	/* docs/security.md: roles, ownership and privileges (lib/roles.c) */
+	if (roles) {
+		if (tj_roles_setup(ctl->conn, &err) < 0)
+			return ctl_error(ctl, &err);
+		printf("roles trajectd_owner, trajectd_service, trajectd_admin, trajectd_reader "
+		       "are set up; schema traject belongs to trajectd_owner\n");
+	} else if (applied && tj_roles_in_use(ctl->conn) == 1) {
+		fprintf(stderr, "%s: note: the roles are in use: run '%s migrate --roles' so the new "
+				"objects get their owner and privileges\n",
+			ctl->prog, ctl->prog);
+	}
 	return CTL_OK;
 }
 

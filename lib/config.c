@@ -39,6 +39,7 @@ static const struct key keys[] = {
 	{ "delivery", "warn_hours", K_LONG, OFF(warn_hours), 0, 8760 },
 	{ "alert", "mail_to", K_STRING, OFF(mail_to), 0, 0 },
 	{ "alert", "smtp_url", K_STRING, OFF(smtp_url), 0, 0 },
+	{ "report", "suppress_below", K_LONG, OFF(suppress_below), 3, 100 },
 };
 
 struct parse_state {
@@ -158,6 +159,7 @@ int tj_config_new(tj_config **out, tj_err *err)
 	cfg->retry_base = 60;
 	cfg->retry_max = 3600;
 	cfg->warn_hours = 48;
+	cfg->suppress_below = 5; /* TJ_SUPPRESS_DEFAULT */
 	*out = cfg;
 	return 0;
 }

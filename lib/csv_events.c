@@ -118,6 +118,11 @@ static const char *show(char out[static 64], const char *s)
 
 	while (k < n && k > 0 && ((unsigned char)s[k] & 0xC0) == 0x80)
 		k--;
+	/* never cut inside a run of digits: its first nine could pass the BSN
+	 * test although the whole run does not (a fuzzer found this) */
+	if (k < n && s[k] >= '0' && s[k] <= '9')
+		while (k > 0 && s[k - 1] >= '0' && s[k - 1] <= '9')
+			k--;
 	for (size_t i = 0; i < k; i++) {
 		unsigned char c = (unsigned char)s[i];
 

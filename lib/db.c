@@ -45,7 +45,13 @@ int tj_pq(PGconn *conn, const char *what, const char *sql, int nparams,
 		const char *msg = res ? PQresultErrorMessage(res) : PQerrorMessage(conn);
 		int code = map_state(res);
 
-		tj_fail(err, code, "%s: %s", what, msg && *msg ? msg : PQerrorMessage(conn));
+		const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+
+		if (state && !strcmp(state, "25006")) /* read_only_sql_transaction */
+			tj_fail(err, code, "%s: this database is a read-only hot standby: run writing "
+				"commands against the primary", what);
+		else
+			tj_fail(err, code, "%s: %s", what, msg && *msg ? msg : PQerrorMessage(conn));
 		/* libpq messages end in a newline: keep one line. */
 		if (err) {
 			size_t n = strlen(err->msg);

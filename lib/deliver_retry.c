@@ -188,24 +188,28 @@ long tj_retry_after_parse(const char *value, time_t now)
 		a++;
 	while (b > a && is_ows(value[b - 1]))
 		b--;
-	if (a == b || b - a >= sizeof buf)
+	if (a == b)
 		return -1;
-	memcpy(buf, value + a, b - a);
-	buf[b - a] = '\0';
-
-	if (isdigit((unsigned char)buf[0])) {
+	/* delta-seconds of any length saturate (a fuzzer found 128+ digits ignored) */
+	if (isdigit((unsigned char)value[a])) {
 		long secs = 0;
 
-		for (const char *p = buf; *p; p++) {
-			if (!isdigit((unsigned char)*p))
+		for (size_t i = a; i < b; i++) {
+			int d = value[i] - '0';
+
+			if (!isdigit((unsigned char)value[i]))
 				return -1; /* "1.5", "10s": not delta-seconds */
-			if (secs > (LONG_MAX - (*p - '0')) / 10)
+			if (secs > (LONG_MAX - d) / 10)
 				secs = LONG_MAX; /* saturate; the caller clamps anyway */
 			else if (secs != LONG_MAX)
-				secs = secs * 10 + (*p - '0');
+				secs = secs * 10 + d;
 		}
 		return secs;
 	}
+	if (b - a >= sizeof buf)
+		return -1;
+	memcpy(buf, value + a, b - a);
+	buf[b - a] = '\0';
 	/* every HTTP-date form starts with a day name; this also refuses "-5" */
 	if (!isalpha((unsigned char)buf[0]))
 		return -1;

@@ -105,6 +105,11 @@ const char *gv_show(const char *s, char buf[static 96])
 			/* do not cut a UTF-8 sequence in half */
 			while (n > 0 && (u[n] & 0xC0) == 0x80)
 				n--;
+			/* nor a run of digits: its first nine could pass the BSN test
+			 * although the whole run does not (a fuzzer found this) */
+			if (u[n] >= '0' && u[n] <= '9')
+				while (n > 0 && u[n - 1] >= '0' && u[n - 1] <= '9')
+					n--;
 			memcpy(buf + n, "...", 4);
 			return buf;
 		}

@@ -252,7 +252,7 @@ static json_object *read_json(struct gv *v, const char *text, size_t len)
 	struct json_tokener *tok;
 	json_object *root;
 	enum json_tokener_error jerr;
-	size_t end;
+	size_t end, blank;
 	const char *nul;
 
 	if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) { /* a BOM is not content */
@@ -269,7 +269,12 @@ static json_object *read_json(struct gv *v, const char *text, size_t len)
 			       "contains a NUL byte (a grant decision is UTF-8 JSON text)");
 		return NULL;
 	}
-	if (strspn(text, " \t\r\n") >= len) {
+	/* bounded: text need not be NUL-terminated (a fuzzer found strspn reading past it) */
+	for (blank = 0; blank < len; blank++)
+		if (text[blank] != ' ' && text[blank] != '\t' && text[blank] != '\r' &&
+		    text[blank] != '\n')
+			break;
+	if (blank == len) {
 		gv_problem(v, NULL, "the file is empty (expected a JSON object {\"id\": ..., ...})");
 		return NULL;
 	}

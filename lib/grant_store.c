@@ -120,8 +120,11 @@ static int store(PGconn *conn, const tj_grant *g, const char *source_name, const
 		  &res, err);
 	if (r < 0)
 		return r;
-	if (PQntuples(res) != 1)
-		return tj_fail(err, TJ_EDB, "the grant row vanished while loading (try again)");
+	if (PQntuples(res) != 1) /* row-level security hides another grantee's grant */
+		return tj_fail(err, TJ_ENOTFOUND,
+			       "the id belongs to a grant this role may not see (a grant of "
+			       "another grantee: choose another id, or ask the owner to map this "
+			       "role with 'trajectctl role grant-grantee')");
 	snprintf(key, sizeof key, "%s", PQgetvalue(res, 0, 0));
 	PQclear(res);
 	res = NULL;
@@ -189,6 +192,12 @@ int tj_grant_load_file(PGconn *conn, const char *path, tj_diags *diags, tj_grant
 	char sha[65];
 	int r;
 
+	/* the base name is stored (grant_versions.source_name): no BSN there either */
+	if (tj_contains_bsn(base ? base + 1 : path))
+		return tj_fail(err, TJ_EINVAL,
+			       "the file name holds nine digits that pass the BSN eleven-test and "
+			       "would be stored with the grant: rename the file (a possible citizen "
+			       "service number is never stored); nothing was stored");
 	if ((r = tj_read_file(path, &text, err)) < 0)
 		return r;
 	if ((r = tj_grant_parse(&g, path, text.data, text.len, diags, err)) < 0)

@@ -38,13 +38,29 @@ static const char copy_stage[] =
 	" FROM STDIN";
 
 /*
+ * How a problem names the other event of a pair; computed only for the rows
+ * that are reported (formatting every staged row cost about a second per
+ * million).
+ */
+#define WHAT(a)                                                                        \
+	" CASE WHEN " a ".line IS NULL"                                                   \
+	" THEN format('stored event %s (%s %s)', " a ".event_id,"                        \
+		" to_char(" a ".event_date, 'YYYY-MM-DD'), " a ".kind)"                      \
+	" ELSE format('line %s (%s %s)', " a ".line, to_char(" a ".event_date, 'YYYY-MM-DD'),"\
+		" " a ".kind) END"
+#define DAY(a) " to_char(" a ".event_date, 'YYYY-MM-DD')"
+
+/*
  * Every problem of the file in line order: the staged row-local ones, then
  * (unless parsing stopped early: $2) the cross-row rules. The rules see the
  * file's good rows of trajectories without a bad row (a bad row would make
  * them guess) together with the stored, not voided events of the same
- * trajectories. "First" of a kind means stored before file, then by line.
+ * trajectories. "First" of a kind means stored before file, then by line;
+ * only the kinds that may occur once are numbered (a quarter of the rows),
+ * and their sort compares references bytewise (COLLATE "C"), which is what
+ * equality needs and several times cheaper than the database's locale.
  */
-static const char check_sql[] =
+static const char *const check_sql[] = {
 	"WITH tainted AS ("
 		" SELECT DISTINCT ref FROM pg_temp.import_rows WHERE NOT ok AND ref IS NOT NULL"
 	"), file_ev AS ("
@@ -58,19 +74,14 @@ static const char check_sql[] =
 		" AND t.ref IN (SELECT ref FROM file_ev)"
 		" AND NOT EXISTS (SELECT 1 FROM traject.voids v WHERE v.event_id = e.event_id)"
 	"), ev AS ("
-		" SELECT u.*, to_char(u.event_date, 'YYYY-MM-DD') AS day,"
-			" row_number() OVER (PARTITION BY u.ref, u.kind"
-				" ORDER BY u.line NULLS FIRST, u.event_id) AS nth,"
-			" CASE WHEN u.line IS NULL"
-				" THEN format('stored event %s (%s %s)', u.event_id,"
-					" to_char(u.event_date, 'YYYY-MM-DD'), u.kind)"
-				" ELSE format('line %s (%s %s)', u.line,"
-					" to_char(u.event_date, 'YYYY-MM-DD'), u.kind)"
-			" END AS what"
-		" FROM (SELECT * FROM file_ev UNION ALL SELECT * FROM stored_ev) u"
+		" SELECT * FROM file_ev UNION ALL SELECT * FROM stored_ev"
+	"), once AS ("
+		" SELECT ev.*, row_number() OVER (PARTITION BY ev.ref COLLATE \"C\", ev.kind"
+			" ORDER BY ev.line NULLS FIRST, ev.event_id) AS nth"
+		" FROM ev WHERE ev.kind IN ('registered', 'help_started', 'closed')"
 	"), firsts AS ("
-		" SELECT * FROM ev WHERE nth = 1 AND kind IN ('registered', 'help_started', 'closed')"
-	"), cross_rules AS ("
+		" SELECT * FROM once WHERE nth = 1"
+	"), cross_rules AS (",
 		/* TJ020: no registered event anywhere; once, on the first line. */
 		" SELECT min(fe.line) AS line,"
 			" format('TJ020 trajectory ''%s'' is not registered: no registered event'"
@@ -87,42 +98,44 @@ static const char check_sql[] =
 			" format('%s second %s event of trajectory ''%s'': conflicts with %s (%s)',"
 				" CASE d.kind WHEN 'registered' THEN 'TJ021'"
 					" WHEN 'help_started' THEN 'TJ023' ELSE 'TJ024' END,"
-				" d.kind, d.ref, f.what,"
+				" d.kind, d.ref," WHAT("f") ","
 				" CASE WHEN f.line IS NULL"
 					" THEN format('remove this line, or void stored event %s first',"
 						" f.event_id)"
 					" ELSE 'keep only one of the two lines' END)"
-		" FROM ev d JOIN firsts f ON f.ref = d.ref AND f.kind = d.kind"
+		" FROM once d JOIN firsts f ON f.ref = d.ref AND f.kind = d.kind"
 		" WHERE d.nth > 1 AND d.line IS NOT NULL"
 		/* TJ022: dated before the registration; on the file's side of the pair. */
-		" UNION ALL"
+		" UNION ALL",
 		" SELECT coalesce(o.line, r.line),"
 			" CASE WHEN o.line IS NOT NULL"
 			" THEN format('TJ022 %s event dated %s is before trajectory ''%s'' was'"
 				" || ' registered: conflicts with %s (no event may precede the'"
-				" || ' registration: correct the dates)', o.kind, o.day, o.ref, r.what)"
+				" || ' registration: correct the dates)', o.kind," DAY("o") ", o.ref,"
+				WHAT("r") ")"
 			" ELSE format('TJ022 registered date %s of trajectory ''%s'' is after an'"
 				" || ' earlier event: conflicts with %s (register on or before %s, or'"
-				" || ' void stored event %s first)', r.day, r.ref, o.what, o.day,"
-				" o.event_id)"
+				" || ' void stored event %s first)'," DAY("r") ", r.ref," WHAT("o") ","
+				DAY("o") ", o.event_id)"
 			" END"
 		" FROM ev o JOIN firsts r ON r.ref = o.ref AND r.kind = 'registered'"
 		" WHERE o.kind <> 'registered' AND o.event_date < r.event_date"
 		" AND (o.line IS NOT NULL OR r.line IS NOT NULL)"
 		/* TJ025: after the closing date only cost. */
-		" UNION ALL"
+		" UNION ALL",
 		" SELECT coalesce(o.line, c.line),"
 			" CASE WHEN o.line IS NOT NULL"
 			" THEN format('TJ025 %s event dated %s is after trajectory ''%s'' was'"
 				" || ' closed: conflicts with %s (only cost events may follow the'"
-				" || ' closing date: correct the date%s)', o.kind, o.day, o.ref, c.what,"
+				" || ' closing date: correct the date%s)', o.kind," DAY("o") ", o.ref,"
+				WHAT("c") ","
 				" CASE WHEN c.line IS NULL"
 					" THEN format(', or void stored event %s first', c.event_id)"
 					" ELSE '' END)"
 			" ELSE format('TJ025 trajectory ''%s'' closed on %s has a later event:'"
 				" || ' conflicts with %s (only cost events may follow the closing'"
 				" || ' date: close on or after %s, or void stored event %s first)',"
-				" c.ref, c.day, o.what, o.day, o.event_id)"
+				" c.ref," DAY("c") "," WHAT("o") "," DAY("o") ", o.event_id)"
 			" END"
 		" FROM ev o JOIN firsts c ON c.ref = o.ref AND c.kind = 'closed'"
 		" WHERE o.kind NOT IN ('cost', 'closed') AND o.event_date > c.event_date"
@@ -134,7 +147,8 @@ static const char check_sql[] =
 		" SELECT line, 1, 0, msg FROM cross_rules WHERE NOT $2::boolean"
 	")"
 	" SELECT line, msg, count(*) OVER () FROM all_problems"
-	" ORDER BY line, src, seq, msg COLLATE \"C\" LIMIT $3";
+	" ORDER BY line, src, seq, msg COLLATE \"C\" LIMIT $3",
+};
 
 /* Streaming state of one COPY. */
 struct stage {
@@ -337,10 +351,15 @@ static int check_rows(PGconn *conn, const char *key, const char *path, bool stop
 	char limit[24];
 	const char *params[] = { key, stopped ? "t" : "f", limit };
 	TJ_AUTORES PGresult *res = NULL;
+	TJ_AUTOBUF tj_buf sql = { 0 };
 	int r;
 
+	for (size_t i = 0; i < TJ_ARRAY_SIZE(check_sql); i++)
+		tj_buf_puts(&sql, check_sql[i]);
+	if (sql.oom)
+		return tj_fail(err, TJ_ENOMEM, "out of memory");
 	snprintf(limit, sizeof limit, "%zu", diags->limit ? diags->limit : 200);
-	if ((r = tj_pq(conn, "checking the events", check_sql, 3, params, &res, err)) < 0)
+	if ((r = tj_pq(conn, "checking the events", sql.data, 3, params, &res, err)) < 0)
 		return r;
 	*total = PQntuples(res) ? strtol(PQgetvalue(res, 0, 2), NULL, 10) : 0;
 	for (int i = 0; i < PQntuples(res); i++)
@@ -369,12 +388,22 @@ static int store(PGconn *conn, const char *key, const char *now, const char *pat
 	int r;
 
 	snprintf(rows, sizeof rows, "%ld", ok_rows);
+	/*
+	 * New references in order of first appearance; and how many the file
+	 * has. A plain anti join, not ON CONFLICT (whose speculative insertion
+	 * costs twice per row): the grant's row lock keeps every other writer of
+	 * this grant out until we commit, and the unique key still stands guard.
+	 */
 	r = tj_pq(conn, "storing the trajectories",
-		  "INSERT INTO traject.trajectories (grant_key, ref)"
-		  " SELECT $1::bigint, ref FROM pg_temp.import_rows WHERE ok"
-		  " GROUP BY ref ORDER BY min(line)"
-		  " ON CONFLICT (grant_key, ref) DO NOTHING",
-		  1, bparams, NULL, err);
+		  "WITH refs AS (SELECT ref, min(line) AS first FROM pg_temp.import_rows"
+		  "  WHERE ok GROUP BY ref),"
+		  " added AS (INSERT INTO traject.trajectories (grant_key, ref)"
+		  "  SELECT $1::bigint, r.ref FROM refs r"
+		  "  WHERE NOT EXISTS (SELECT 1 FROM traject.trajectories t"
+		  "   WHERE t.grant_key = $1 AND t.ref = r.ref)"
+		  "  ORDER BY r.first)"
+		  " SELECT count(*) FROM refs",
+		  1, bparams, &count, err);
 	if (r < 0)
 		return r;
 	r = tj_pq(conn, "storing the import batch",
@@ -395,15 +424,28 @@ static int store(PGconn *conn, const char *key, const char *now, const char *pat
 		  3, eparams, NULL, err);
 	if (r < 0)
 		return r;
-	r = tj_pq(conn, "counting the trajectories",
-		  "SELECT count(DISTINCT ref) FROM pg_temp.import_rows WHERE ok", 0, NULL, &count,
-		  err);
-	if (r < 0)
-		return r;
 	out->batch_id = strtoll(PQgetvalue(batch, 0, 0), NULL, 10);
 	out->events = ok_rows;
 	out->trajectories = strtol(PQgetvalue(count, 0, 0), NULL, 10);
 	snprintf(out->recorded_at, sizeof out->recorded_at, "%s", PQgetvalue(batch, 0, 1));
+	return 0;
+}
+
+/* A hot standby refuses every write; say so before the server's words would. */
+static int refuse_standby(PGconn *conn, const char *path, tj_err *err)
+{
+	TJ_AUTORES PGresult *res = NULL;
+	int r = tj_pq(conn, "asking whether the database is a standby",
+		      "SELECT pg_is_in_recovery()", 0, NULL, &res, err);
+
+	if (r < 0)
+		return r;
+	if (!strcmp(PQgetvalue(res, 0, 0), "t"))
+		return tj_fail(err, TJ_ECONFLICT,
+			       "%s: this database is a read-only standby (in recovery): import "
+			       "into the primary instead (--db or [database] conninfo); nothing "
+			       "was stored",
+			       path);
 	return 0;
 }
 
@@ -417,11 +459,25 @@ int tj_import_file(PGconn *conn, const char *grant_id, const char *path,
 	long ok_rows = 0, problems = 0;
 	int r;
 
+	/* the base name is stored (import_batches.file_name): no BSN there either */
+	if (tj_contains_bsn(base_name(path)))
+		return tj_fail(err, TJ_EINVAL,
+			       "the file name holds nine digits that pass the BSN eleven-test and "
+			       "would be stored with the import: rename the file (a possible "
+			       "citizen service number is never stored); nothing was stored");
 	if (!f)
 		return tj_fail(err, TJ_EIO, "%s: cannot open: %s (check the path)", path,
 			       strerror(errno));
-	if ((r = tj_register_begin(conn, grant_id, key, now, err)) < 0)
+	if ((r = refuse_standby(conn, path, err)) < 0 ||
+	    (r = tj_register_begin(conn, grant_id, key, now, err)) < 0)
 		return r;
+	/*
+	 * The checks and the inserts sort and hash the whole file: with the
+	 * default 4 MB a million rows spill to disk several times. This is the
+	 * server's memory for this one transaction, not the client's.
+	 */
+	if ((r = tj_pq_cmd(conn, "SET LOCAL work_mem = '64MB'", err)) < 0)
+		goto fail;
 	if ((r = stage_file(conn, f, path, sha, &stopped, &ok_rows, err)) < 0)
 		goto fail;
 	if ((r = find_batch(conn, key, sha, &res, err)) != 0)

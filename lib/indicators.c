@@ -3,7 +3,8 @@
  * one grant, reference date C and knowledge time K, and fills the report
  * model (lib/report.c) with their exact text. All numbers are computed in
  * SQL; this file only fixes K, picks the calendar entry and arranges the
- * values in the document's order.
+ * values in the document's order. The explanations and the forecast come
+ * from sql/006_explanations.sql.
  *
  * Why the lock is a session lock: a REPEATABLE READ snapshot is frozen by
  * the first query of the transaction, so a pg_advisory_xact_lock() inside
@@ -18,6 +19,7 @@
 
 #include "db.h"
 #include "report_private.h"
+#include "traject/standby.h"
 #include "traject/value.h"
 #include "util.h"
 
@@ -194,6 +196,8 @@ static void build_report_info(struct ctx *c, const PGresult *entry)
 	tj_rn_add(c->rep, n, "due", TJ_R_DATE, entry ? PQgetvalue(entry, 0, 3) : NULL);
 	tj_rn_add(c->rep, n, "known_at", TJ_R_TIMESTAMP, c->known_at);
 	tj_rn_add(c->rep, n, "version", TJ_R_INTEGER, NULL); /* set when stored */
+	tj_rn_add(c->rep, n, "public", TJ_R_BOOL, "false");  /* tj_report_make_public */
+	tj_rn_add(c->rep, n, "suppress_below", TJ_R_INTEGER, NULL);
 }
 
 /* The indicators object: indicators.md's table order, then the extra one. */
@@ -241,9 +245,13 @@ static int query_indicators(struct ctx *c, PGresult **res, tj_err *err)
 {
 	int r = q(c, "computing the indicators and obligations",
 		  "SELECT i.*, o.id, o.indicator, o.description, o.op, o.target, o.due, o.value,"
-		  " o.projection, o.status, o.money"
+		  " o.projection, o.status, o.money, x.body AS explanation,"
+		  " traject.iso_utc(x.recorded_at) AS explained_at"
 		  " FROM traject.indicators($1, $2, $3) i"
 		  " LEFT JOIN LATERAL traject.obligations_of($1, $2, $3, i) o ON true"
+		  /* the grantee's word, where an obligation falls short */
+		  " LEFT JOIN LATERAL traject.explanation_at($1, o.id, $3) x"
+		  "   ON o.status IN ('not_met', 'at_risk')"
 		  " ORDER BY o.position",
 		  res, err);
 
@@ -315,6 +323,8 @@ static void build_obligations(struct ctx *c, const PGresult *res)
 		add_col(c, o, "value", num, res, i, "value");
 		add_col(c, o, "projection", num, res, i, "projection");
 		add_col(c, o, "status", TJ_R_STRING, res, i, "status");
+		add_col(c, o, "explanation", TJ_R_STRING, res, i, "explanation");
+		add_col(c, o, "explained_at", TJ_R_TIMESTAMP, res, i, "explained_at");
 	}
 }
 
@@ -342,7 +352,13 @@ static int build_series(struct ctx *c, tj_err *err)
 	return 0;
 }
 
-static int build_determination(struct ctx *c, tj_err *err)
+/*
+ * The determination request: the trajectories realised, the financial part
+ * (granted, committed, settled, costs: the indicators at C, repeated so the
+ * part stands on its own) and the amounts determined, then the settlement.
+ */
+static int build_determination(struct ctx *c, const PGresult *grant, const PGresult *ind,
+			       tj_err *err)
 {
 	TJ_AUTORES PGresult *tot = NULL;
 	TJ_AUTORES PGresult *lines = NULL;
@@ -362,6 +378,10 @@ static int build_determination(struct ctx *c, tj_err *err)
 		return tj_fail(err, TJ_EDB, "computing the determination: no result row");
 	n = tj_rn_add(c->rep, &c->rep->root, "determination", TJ_R_OBJECT, NULL);
 	add_col(c, n, "trajectories_realised", TJ_R_INTEGER, tot, 0, "trajectories_realised");
+	add_col(c, n, "amount_granted", TJ_R_MONEY, grant, 0, "amount_granted");
+	add_col(c, n, "amount_committed", TJ_R_MONEY, ind, 0, "amount_committed");
+	add_col(c, n, "amount_settled", TJ_R_MONEY, ind, 0, "amount_settled");
+	add_col(c, n, "costs_total", TJ_R_MONEY, ind, 0, "costs_total");
 	add_col(c, n, "amount_determined", TJ_R_MONEY, tot, 0, "amount_determined");
 	add_col(c, n, "amount_difference", TJ_R_MONEY, tot, 0, "amount_difference");
 	list = tj_rn_add(c->rep, n, "settlement", TJ_R_LIST, NULL);
@@ -376,6 +396,30 @@ static int build_determination(struct ctx *c, tj_err *err)
 		add_col(c, l, "costs_total", TJ_R_MONEY, lines, i, "costs_total");
 		add_col(c, l, "realised", TJ_R_BOOL, lines, i, "realised");
 	}
+	return 0;
+}
+
+/* trajectctl status: what would be determined if the period ended at C. */
+static int build_forecast(struct ctx *c, tj_err *err)
+{
+	TJ_AUTORES PGresult *res = NULL;
+	struct tj_rnode *n;
+	int r;
+
+	if ((r = q(c, "computing the forecast", "SELECT * FROM traject.forecast($1, $2, $3)", &res,
+		   err)) < 0)
+		return r;
+	if (PQntuples(res) != 1)
+		return tj_fail(err, TJ_EDB, "computing the forecast: no result row");
+	n = tj_rn_add(c->rep, &c->rep->root, "forecast", TJ_R_OBJECT, NULL);
+	add_col(c, n, "as_of", TJ_R_DATE, res, 0, "as_of");
+	add_col(c, n, "trajectories_realised", TJ_R_INTEGER, res, 0, "trajectories_realised");
+	add_col(c, n, "amount_granted", TJ_R_MONEY, res, 0, "amount_granted");
+	add_col(c, n, "amount_determined", TJ_R_MONEY, res, 0, "amount_determined");
+	add_col(c, n, "shortfall", TJ_R_MONEY, res, 0, "shortfall");
+	add_col(c, n, "projected_realised", TJ_R_DECIMAL, res, 0, "projected_realised");
+	add_col(c, n, "projected_amount", TJ_R_MONEY, res, 0, "projected_amount");
+	add_col(c, n, "at_risk", TJ_R_BOOL, res, 0, "at_risk");
 	return 0;
 }
 
@@ -405,7 +449,9 @@ static int compute_locked(struct ctx *c, const struct tj_report_req *req, tj_err
 	build_obligations(c, ind);
 	if ((r = build_series(c, err)) < 0)
 		return r;
-	if (!strcmp(c->kind, "determination") && (r = build_determination(c, err)) < 0)
+	if (!strcmp(c->kind, "determination") && (r = build_determination(c, grant, ind, err)) < 0)
+		return r;
+	if (req->forecast && (r = build_forecast(c, err)) < 0)
 		return r;
 	if (c->missing)
 		return tj_fail(err, TJ_ESCHEMA,
@@ -459,6 +505,8 @@ int tj_report_compute(PGconn *conn, const struct tj_report_req *req, struct tj_r
 		      tj_err *err)
 {
 	struct ctx c = { .conn = conn };
+	struct tj_report_req on_standby;
+	char standby_k[40];
 	const char *key[1];
 	int r;
 
@@ -467,6 +515,19 @@ int tj_report_compute(PGconn *conn, const struct tj_report_req *req, struct tj_r
 	if (PQtransactionStatus(conn) != PQTRANS_IDLE)
 		return tj_fail(err, TJ_EUSAGE,
 			       "a report runs its own transaction: call it outside one");
+	/*
+	 * On a hot standby the lock below cannot hold back the primary's
+	 * writers: K must be one the standby has replayed completely
+	 * (include/traject/standby.h). On a primary this is one round trip.
+	 */
+	r = tj_standby_known_at(conn, req->known_at, TJ_STANDBY_WAIT_MS, standby_k, err);
+	if (r < 0)
+		return r;
+	if (r == TJ_STANDBY) {
+		on_standby = *req;
+		on_standby.known_at = standby_k;
+		req = &on_standby;
+	}
 	if (req->as_of) {
 		snprintf(c.as_of, sizeof c.as_of, "%s", req->as_of);
 		c.kind = req->kind == TJ_REPORT_DETERMINATION ? "determination" : "progress";
@@ -499,5 +560,19 @@ out:
 		return r;
 	}
 	*out = c.rep;
+	return 0;
+}
+
+int tj_report_today(PGconn *conn, const char *zone, char out[static 11], tj_err *err)
+{
+	const char *params[] = { zone };
+	TJ_AUTORES PGresult *res = NULL;
+	int r;
+
+	r = tj_pq(conn, "reading today's date",
+		  "SELECT (now() AT TIME ZONE $1)::date::text", 1, params, &res, err);
+	if (r < 0)
+		return r;
+	snprintf(out, 11, "%s", PQgetvalue(res, 0, 0));
 	return 0;
 }

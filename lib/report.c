@@ -5,6 +5,7 @@
  * spelled two ways or a character XML cannot hold.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -80,6 +81,38 @@ struct tj_rnode *tj_rn_child(struct tj_rnode *n, const char *name)
 		if (!strcmp(n->kids[i]->name, name))
 			return n->kids[i];
 	return NULL;
+}
+
+struct tj_rnode *tj_rn_find(struct tj_report *r, const char *path)
+{
+	/* the const search never changes the tree it walks */
+	return (struct tj_rnode *)(uintptr_t)tj_report_find(r, path);
+}
+
+int tj_rn_set(struct tj_rnode *n, enum tj_rtype type, const char *text, tj_err *err)
+{
+	char *copy = NULL;
+
+	if (text && !(copy = strdup(text)))
+		return tj_fail(err, TJ_ENOMEM, "out of memory changing a report value");
+	free(n->text);
+	n->text = copy;
+	n->type = type;
+	return 0;
+}
+
+void tj_rn_remove(struct tj_rnode *parent, const char *name)
+{
+	for (size_t i = 0; parent && i < parent->nkids; i++) {
+		if (strcmp(parent->kids[i]->name, name) != 0)
+			continue;
+		node_free(parent->kids[i]);
+		free(parent->kids[i]);
+		memmove(&parent->kids[i], &parent->kids[i + 1],
+			(parent->nkids - i - 1) * sizeof parent->kids[0]);
+		parent->nkids--;
+		return;
+	}
 }
 
 const struct tj_rnode *tj_rnode_child(const struct tj_rnode *n, const char *name)
@@ -229,6 +262,20 @@ static bool valid_string(const char *s)
 	return true;
 }
 
+/* "x", or "<" and a whole number of 2 or more (the threshold). */
+static bool valid_marker(const char *s)
+{
+	size_t n;
+
+	if (!strcmp(s, "x"))
+		return true;
+	if (s[0] != '<')
+		return false;
+	n = integer_part(s + 1);
+	return n > 0 && s[1 + n] == '\0' && s[1] != '-' && strcmp(s + 1, "0") != 0 &&
+	       strcmp(s + 1, "1") != 0;
+}
+
 bool tj_rtext_valid(enum tj_rtype type, const char *text)
 {
 	int32_t d;
@@ -253,6 +300,8 @@ bool tj_rtext_valid(enum tj_rtype type, const char *text)
 		return valid_decimal(text, true);
 	case TJ_R_BOOL:
 		return !strcmp(text, "true") || !strcmp(text, "false");
+	case TJ_R_SUPPRESSED:
+		return valid_marker(text);
 	}
 	return false;
 }

@@ -1,11 +1,12 @@
 /*
  * The JSON writer of the report model (json-c). The document is
- * {"schema": "trajectd-report/1", <the root's children>} pretty-printed
+ * {"schema": "trajectd-report/2", <the root's children>} pretty-printed
  * with 2-space indents, unescaped slashes and a trailing newline. Numbers
  * are emitted from their exact text (json_object_new_double_s keeps the
  * spelling; the double beside it is never printed), money as strings, a
- * null value as null. json-c keeps object keys in insertion order, so the
- * bytes follow the model's order.
+ * null value as null, a suppressed value of the public version as its
+ * marker string ("<5", "x"). json-c keeps object keys in insertion order,
+ * so the bytes follow the model's order.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,7 @@ static int scalar(const struct tj_rnode *n, json_object **out, tj_err *err)
 	case TJ_R_DATE:
 	case TJ_R_TIMESTAMP:
 	case TJ_R_MONEY:
+	case TJ_R_SUPPRESSED:
 		*out = json_object_new_string(n->text);
 		break;
 	case TJ_R_INTEGER:
@@ -83,6 +85,13 @@ static int node(const struct tj_rnode *n, json_object **out, tj_err *err)
 	*out = o;
 	o = NULL;
 	return 0;
+}
+
+int tj_rnode_json(const struct tj_rnode *n, struct json_object **out, tj_err *err)
+{
+	if (!n)
+		return tj_fail(err, TJ_EUSAGE, "no report node to convert");
+	return node(n, out, err);
 }
 
 int tj_report_write_json(const struct tj_report *rep, FILE *out, tj_err *err)

@@ -29,6 +29,18 @@ struct tj_rnode *tj_rn_add(struct tj_report *r, struct tj_rnode *parent, const c
 /* The child named name of a mutable node, or NULL. */
 struct tj_rnode *tj_rn_child(struct tj_rnode *n, const char *name);
 
+/* The mutable node at a '/'-separated path from the root, or NULL. */
+struct tj_rnode *tj_rn_find(struct tj_report *r, const char *path);
+
+/*
+ * Give a scalar node a new type and text (copied; NULL for null).
+ * Returns 0 or TJ_ENOMEM (the node keeps its old value).
+ */
+int tj_rn_set(struct tj_rnode *n, enum tj_rtype type, const char *text, tj_err *err);
+
+/* Remove (and free) the child named name of parent, if there is one. */
+void tj_rn_remove(struct tj_rnode *parent, const char *name);
+
 /* True when text is the canonical spelling of a non-null value of type. */
 bool tj_rtext_valid(enum tj_rtype type, const char *text);
 

@@ -1,11 +1,14 @@
 /*
  * The XML writer of the report model: libxml2's xmlTextWriter streaming
  * straight into the caller's FILE (no document tree in memory). The root
- * is <report xmlns="urn:trajectd:report:1" schemaVersion="1">; every model
+ * is <report xmlns="urn:trajectd:report:2" schemaVersion="2">; every model
  * node becomes an element of the same name in that namespace, list items
  * are named by their node (obligation, point, line), and a null value is
  * an empty element with xsi:nil="true" so every element the schema
- * requires is always there. reports/trajectd-report-1.xsd types it all.
+ * requires is always there. A suppressed value of the public version is
+ * its marker as text (&lt;5, x). reports/trajectd-report-2.xsd types it
+ * all; documents stored under version 1 keep their bytes and stay valid
+ * against reports/trajectd-report-1.xsd.
  */
 #include <string.h>
 
@@ -68,7 +71,7 @@ static int write_all(xmlTextWriterPtr w, const struct tj_report *rep, tj_err *er
 	    xmlTextWriterStartElement(w, X(rep->root.name)) < 0 ||
 	    xmlTextWriterWriteAttribute(w, X("xmlns"), X(TJ_REPORT_XMLNS)) < 0 ||
 	    xmlTextWriterWriteAttribute(w, X("xmlns:xsi"), X(XSI_NS)) < 0 ||
-	    xmlTextWriterWriteAttribute(w, X("schemaVersion"), X("1")) < 0)
+	    xmlTextWriterWriteAttribute(w, X("schemaVersion"), X(TJ_REPORT_SCHEMA_VERSION)) < 0)
 		return TJ_EIO;
 	for (size_t i = 0; i < rep->root.nkids; i++)
 		if ((r = node(w, rep->root.kids[i], err)) < 0)

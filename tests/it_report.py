@@ -1,14 +1,15 @@
 """trajectctl report: hand-computed cases, both formats, knowledge times, locks.
 
 The data-driven cases live in tests/data/reports/<case>/: case.json lists the
-steps (grant load, import, void: the real commands) and the reports to make,
-each at the knowledge time K of one step (read back from the database), with
-its expected JSON document worked out by hand (see the README.md there). The
-expected files spell K as "@K@". Every report is compared with its expected
-file token for token (key order and number spelling included; byte for byte
-where the case says "exact"), computed twice and compared byte for byte,
-rendered as XML, validated against reports/trajectd-report-1.xsd with xmllint
-and checked to carry exactly the JSON's content.
+steps (grant load, import, void, explain: the real commands) and the reports to
+make, each at the knowledge time K of one step (read back from the database),
+with its expected JSON document worked out by hand (see the README.md there).
+The expected files spell K as "@K@" and the recorded time of step n as "@Sn@".
+Every report is compared with its expected file token for token (key order and
+number spelling included; byte for byte where the case says "exact"), computed
+twice and compared byte for byte, rendered as XML, validated against
+reports/trajectd-report-2.xsd with xmllint and checked to carry exactly the
+JSON's content.
 """
 import json
 import os
@@ -22,8 +23,8 @@ from datetime import datetime
 import tjtest
 
 CASES = tjtest.Test.data('reports')
-XSD = os.path.join(tjtest.SRC, 'reports', 'trajectd-report-1.xsd')
-NS = '{urn:trajectd:report:1}'
+XSD = os.path.join(tjtest.SRC, 'reports', 'trajectd-report-2.xsd')
+NS = '{urn:trajectd:report:2}'
 XSI_NIL = '{http://www.w3.org/2001/XMLSchema-instance}nil'
 LISTS = {'obligations', 'series', 'settlement'}
 
@@ -124,6 +125,8 @@ def step_time(t, grant, what):
                   ' JOIN traject.grants g USING (grant_key) WHERE g.id = :\'v1\'',
         'void': 'SELECT traject.iso_utc(max(x.recorded_at)) FROM traject.voids x'
                 ' JOIN traject.grants g USING (grant_key) WHERE g.id = :\'v1\'',
+        'explain': 'SELECT traject.iso_utc(max(x.recorded_at)) FROM traject.explanations x'
+                   ' JOIN traject.grants g USING (grant_key) WHERE g.id = :\'v1\'',
     }[what]
     return t.sql(sql, grant)[0]
 
@@ -146,6 +149,9 @@ def run_steps(t, case_dir, case):
             t.ok(len(ids) >= step['nth'], 'step %d: the event to void exists' % i, ids)
             t.succeeds(t.ctl('void', '--grant', grant, str(ids[step['nth'] - 1]),
                              '--reason', step['reason']), 'step %d: void' % i)
+        elif what == 'explain':
+            t.succeeds(t.ctl('explain', '--grant', grant, '--obligation', step['obligation'],
+                             '--text', step['text']), 'step %d: explain' % i)
         else:
             raise tjtest.Failure('unknown step %r' % what)
         times.append(step_time(t, grant, what))
@@ -160,7 +166,7 @@ def xmllint(t, text, what):
     t.ok(proc.returncode == 0, what + ': valid against the XSD', proc.stderr)
 
 
-def check_report(t, case_dir, case, rep, known_at):
+def check_report(t, case_dir, case, rep, known_at, times=()):
     grant = case['grant']
     args = ['report', '--grant', grant] + rep['args'] + ['--known-at', known_at]
     what = '%s %s' % (os.path.basename(case_dir), rep['expected'])
@@ -170,6 +176,8 @@ def check_report(t, case_dir, case, rep, known_at):
 
     with open(os.path.join(case_dir, rep['expected']), encoding='utf-8') as f:
         want_text = f.read().replace('@K@', known_at)
+    for i, when in enumerate(times):
+        want_text = want_text.replace('@S%d@' % i, when)
     got, want = tokens(first.out), tokens(want_text)
     diff = first_difference(got, want)
     t.ok(diff is None, what + ': equals the hand-computed document', diff)
@@ -185,7 +193,7 @@ def check_report(t, case_dir, case, rep, known_at):
     t.ok(xml.out == xml2.out, what + ': the same XML bytes twice')
     xmllint(t, xml.out, what)
     root = ET.fromstring(xml.out.encode('utf-8'))
-    t.eq((root.tag, root.get('schemaVersion')), (NS + 'report', '1'), what + ': XML root')
+    t.eq((root.tag, root.get('schemaVersion')), (NS + 'report', '2'), what + ': XML root')
     json_content = [kv for kv in flat(got) if kv[0] != 'schema']
     t.eq(xml_tree(root)[1], json_content, what + ': XML carries the JSON content')
 
@@ -196,7 +204,7 @@ def run_case(t, name):
         case = json.load(f)
     times = run_steps(t, case_dir, case)
     for rep in case['reports']:
-        check_report(t, case_dir, case, rep, times[rep['after']])
+        check_report(t, case_dir, case, rep, times[rep['after']], times)
 
 
 def test_case_empty(t):
@@ -209,6 +217,10 @@ def test_case_mixed(t):
 
 def test_case_knowledge(t):
     run_case(t, 'knowledge')
+
+
+def test_case_determination(t):
+    run_case(t, 'determination')
 
 
 def test_indicator_list_matches_spec(t):
@@ -242,13 +254,17 @@ def test_usage_errors(t):
     t.fails(t.ctl(*(g + ['--as-of', '2011-09-30', '--known-at', '2011-10-01T08:00:00'])),
             'known-at without a zone', rc=2, pattern=r'ISO 8601 timestamp with a zone')
     t.fails(t.ctl(*(g + ['--as-of', '2011-09-30', '--format', 'pdf'])), 'unknown format',
-            rc=2, pattern=r"unknown --format 'pdf'")
-    t.fails(t.ctl(*(g + ['--as-of', '2011-09-30', '--format', 'html'])), 'html', rc=2,
-            pattern=r'--format html is not available yet')
-    t.fails(t.ctl(*(g + ['--as-of', '2011-09-30', '--public'])), 'public', rc=2,
-            pattern=r'--public is not available yet')
-    t.fails(t.ctl(*(g + ['--as-of', '2011-09-30', '--lang', 'nl'])), 'lang', rc=2,
-            pattern=r'--lang is not available yet')
+            rc=2, pattern=r"unknown --format 'pdf' \(use json, xml or html\)")
+    t.fails(t.ctl(*(g + ['--as-of', '2011-09-30', '--format', 'html', '--lang', 'de'])),
+            'unknown language', rc=2, pattern=r"unknown --lang 'de' \(use nl or en\)")
+    t.fails(t.ctl(*(g + ['--as-of', '2011-09-30', '--lang', 'nl'])), '--lang without html',
+            rc=2, pattern=r'--lang applies to --format html only')
+    t.fails(t.ctl(*(g + ['--as-of', '2011-09-30', '--threshold', '5'])),
+            '--threshold without --public', rc=2, pattern=r'--threshold applies to --public only')
+    for bad in ('2', '101', '5x', ''):
+        t.fails(t.ctl(*(g + ['--as-of', '2011-09-30', '--public', '--threshold', bad])),
+                '--threshold %r' % bad, rc=2,
+                pattern=r"--threshold '%s' is not a whole number from 3 to 100" % bad)
     t.fails(t.ctl(*(g + ['--as-of', '2011-09-30', 'extra'])), 'extra argument', rc=2,
             pattern=r"unexpected argument 'extra'")
     t.fails(t.ctl(*(g + ['--as-of', '2011-09-30', '--bogus'])), 'unknown option', rc=2,
@@ -315,7 +331,7 @@ def test_output_file(t):
     t.fails(t.ctl('report', '--grant', 'NOPE', '--as-of', '2011-09-30', '--output',
                   os.path.join(out_dir, 'q3.json')), 'failed report')
     with open(os.path.join(out_dir, 'q3.json'), encoding='utf-8') as f:
-        t.ok(f.read().startswith('{\n  "schema": "trajectd-report/1"'), 'file untouched')
+        t.ok(f.read().startswith('{\n  "schema": "trajectd-report/2"'), 'file untouched')
 
 
 def test_waits_for_writers(t):

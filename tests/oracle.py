@@ -385,8 +385,14 @@ def determination(grant, events, C, voided=()):
     ts = sorted(states(events, C, voided).values(), key=lambda s: s.ref)
     realised = sum(1 for s in ts if grant.start <= s.registered <= grant.end)
     determined = min(grant.granted, grant.per * realised)
+    ind = indicators(grant, events, C, voided)
     return {
         'trajectories_realised': realised,
+        # the financial part (schema 2): the indicators at C, repeated
+        'amount_granted': money(grant.granted),
+        'amount_committed': ind['amount_committed'],
+        'amount_settled': ind['amount_settled'],
+        'costs_total': ind['costs_total'],
         'amount_determined': money(determined),
         'amount_difference': money(grant.granted - determined),
         'settlement': [{

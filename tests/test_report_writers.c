@@ -2,9 +2,11 @@
  * Unit tests of the report model and its two writers, without a database:
  * a complete report built in C is written as JSON and as XML and compared
  * byte for byte with hand-written expected files in tests/data/reports/
- * writers/, the XML is validated against reports/trajectd-report-1.xsd with
+ * writers/, the XML is validated against reports/trajectd-report-2.xsd with
  * libxml2, and values spelled wrongly, null values, accessors and failing
- * output streams are checked.
+ * output streams are checked. The same model is made public
+ * (tj_report_make_public) and rendered as HTML in both languages, and the
+ * suppression rules are checked on small hand-made models.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -65,6 +67,7 @@ struct spec {
 #define N TJ_R_DECIMAL
 #define M TJ_R_MONEY
 #define B TJ_R_BOOL
+#define X TJ_R_SUPPRESSED
 
 /* A determination report in which every kind of value occurs. */
 static const struct spec full[] = {
@@ -88,6 +91,8 @@ static const struct spec full[] = {
 	{ 2, "due", D, "2012-06-30" },
 	{ 2, "known_at", T, "2012-06-01T08:00:00.250000Z" },
 	{ 2, "version", I, NULL },
+	{ 2, "public", B, "false" },
+	{ 2, "suppress_below", I, NULL },
 	{ 1, "indicators", O, NULL },
 	{ 2, "trajectories_started", I, "4" },
 	{ 2, "trajectories_helped", I, "2" },
@@ -134,6 +139,8 @@ static const struct spec full[] = {
 	{ 3, "value", N, "4" },
 	{ 3, "projection", N, "2.8266" },
 	{ 3, "status", S, "not_met" },
+	{ 3, "explanation", S, "Twee gezinnen verhuisden <voor> de start & één stopte." },
+	{ 3, "explained_at", T, "2012-06-01T07:59:00Z" },
 	{ 2, "obligation", O, NULL },
 	{ 3, "id", S, "P3" },
 	{ 3, "indicator", S, "cost_per_child_helped" },
@@ -144,6 +151,8 @@ static const struct spec full[] = {
 	{ 3, "value", M, NULL },
 	{ 3, "projection", M, NULL },
 	{ 3, "status", S, "at_risk" },
+	{ 3, "explanation", S, NULL },
+	{ 3, "explained_at", T, NULL },
 	{ 1, "series", L, NULL },
 	{ 2, "point", O, NULL },
 	{ 3, "date", D, "2012-05-31" },
@@ -154,6 +163,10 @@ static const struct spec full[] = {
 	{ 3, "costs_total", M, "450.00" },
 	{ 1, "determination", O, NULL },
 	{ 2, "trajectories_realised", I, "3" },
+	{ 2, "amount_granted", M, "150000.00" },
+	{ 2, "amount_committed", M, "20000.00" },
+	{ 2, "amount_settled", M, "5000.00" },
+	{ 2, "costs_total", M, "450.00" },
 	{ 2, "amount_determined", M, "15000.00" },
 	{ 2, "amount_difference", M, "135000.00" },
 	{ 2, "settlement", L, NULL },
@@ -229,7 +242,7 @@ static void xml_full(void **state)
 /* 0 when text validates against the shipped XSD. */
 static int xsd_validate(const char *text)
 {
-	char *xsd = src_path("reports/trajectd-report-1.xsd");
+	char *xsd = src_path("reports/trajectd-report-2.xsd");
 	xmlSchemaParserCtxtPtr pc = xmlSchemaNewParserCtxt(xsd);
 	xmlSchemaPtr schema = xmlSchemaParse(pc);
 	xmlSchemaValidCtxtPtr vc;
@@ -280,7 +293,8 @@ static void refuses_bad_spellings(void **state)
 		{ I, "99999999999999999999" }, { D, "2011-02-30" }, { D, "2011-2-3" },
 		{ T, "2011-10-01T08:00:00" }, { T, "2011-10-01T08:00:00.5Z" },
 		{ T, "2011-10-01 08:00:00Z" }, { B, "t" }, { S, "bell\a" },
-		{ S, "bad \xff utf-8" },
+		{ S, "bad \xff utf-8" }, { X, "<1" }, { X, "<" }, { X, "<05" }, { X, "y" },
+		{ X, "<-5" }, { X, "5" }, { X, "" }, { X, "<5 " },
 	};
 
 	(void)state;
@@ -310,7 +324,8 @@ static void accepts_good_spellings(void **state)
 		{ N, "0" }, { N, "0.5" }, { N, "-2.25" }, { N, "12" }, { N, "0.0001" },
 		{ M, "0.00" }, { M, "-2500.00" }, { I, "0" }, { I, "-3" }, { D, "2012-02-29" },
 		{ T, "2011-10-01T08:00:00Z" }, { T, "2011-10-01T08:00:00.000001Z" },
-		{ B, "false" }, { S, "" }, { S, "tab\tand é" },
+		{ B, "false" }, { S, "" }, { S, "tab\tand é" }, { X, "<5" }, { X, "x" },
+		{ X, "<100" }, { X, "<2" },
 	};
 
 	(void)state;
@@ -342,11 +357,11 @@ static void accessors_and_version(void **state)
 	assert_string_equal(tj_report_find(r, "report/version")->text, "3");
 	assert_int_equal(render(tj_report_write_json, r, &got, &err), 0);
 	assert_non_null(strstr(got, "    \"known_at\": \"2012-06-01T08:00:00.250000Z\",\n"
-				    "    \"version\": 3\n"));
+				    "    \"version\": 3,\n"));
 	free(got);
 	got = NULL;
 	assert_int_equal(render(tj_report_write_xml, r, &got, &err), 0);
-	assert_non_null(strstr(got, "<version>3</version>\n  </report>"));
+	assert_non_null(strstr(got, "<version>3</version>\n    <public>false</public>"));
 	assert_int_equal(xsd_validate(got), 0);
 	free(got);
 	tj_report_free(r);
@@ -388,6 +403,271 @@ static void incomplete_model(void **state)
 	tj_report_free(r);
 }
 
+/* ---- the public version ------------------------------------------------ */
+
+static const char *text_at(const struct tj_report *r, const char *path)
+{
+	const struct tj_rnode *n = tj_report_find(r, path);
+
+	assert_non_null(n);
+	return n->text ? n->text : "null";
+}
+
+/* The full model made public: primary and secondary markers, nothing personal. */
+static void public_full(void **state)
+{
+	struct tj_report *r = build(full, TJ_ARRAY_SIZE(full));
+	char *got = NULL;
+	tj_err err = { 0 };
+
+	(void)state;
+	assert_int_equal(tj_report_make_public(r, 5, &err), 0);
+	assert_string_equal(text_at(r, "report/public"), "true");
+	assert_string_equal(text_at(r, "report/suppress_below"), "5");
+	/* 4 started, 2 helped, 1 closed: each from 1 to 4 */
+	assert_string_equal(text_at(r, "indicators/trajectories_started"), "<5");
+	assert_string_equal(text_at(r, "indicators/trajectories_helped"), "<5");
+	assert_string_equal(text_at(r, "indicators/trajectories_closed"), "<5");
+	assert_int_equal(tj_report_find(r, "indicators/trajectories_started")->type,
+			 TJ_R_SUPPRESSED);
+	/* derived from them */
+	assert_string_equal(text_at(r, "indicators/trajectories_active"), "x");
+	assert_string_equal(text_at(r, "indicators/closed_by_reason/goals_reached"), "x");
+	assert_string_equal(text_at(r, "indicators/closed_by_reason/moved"), "x");
+	assert_string_equal(text_at(r, "indicators/costs_total"), "x");
+	assert_string_equal(text_at(r, "indicators/amount_committed"), "x");
+	assert_string_equal(text_at(r, "indicators/budget_remaining"), "x");
+	assert_string_equal(text_at(r, "indicators/amount_settled"), "x");
+	assert_string_equal(text_at(r, "indicators/median_days_to_help"), "x");
+	assert_string_equal(text_at(r, "indicators/cost_per_child_helped"), "x");
+	/* 0 is no small count; a null stays null */
+	assert_string_equal(text_at(r, "indicators/indications_requested"), "0");
+	assert_string_equal(text_at(r, "indicators/extra_children_within_budget"), "null");
+	/* the obligation on started follows it; its explanation is gone */
+	assert_string_equal(text_at(r, "obligations/obligation/value"), "<5");
+	assert_string_equal(text_at(r, "obligations/obligation/status"), "x");
+	assert_string_equal(text_at(r, "obligations/obligation/explanation"), "null");
+	/* the series' only point is C: it shows what the indicators show */
+	assert_string_equal(text_at(r, "series/point/trajectories_started"), "<5");
+	assert_string_equal(text_at(r, "series/point/costs_total"), "x");
+	/* no settlement lines, no references */
+	assert_null(tj_report_find(r, "determination/settlement"));
+	assert_string_equal(text_at(r, "determination/trajectories_realised"), "<5");
+	assert_string_equal(text_at(r, "determination/amount_determined"), "x");
+	assert_string_equal(text_at(r, "determination/amount_granted"), "150000.00");
+	assert_int_equal(render(tj_report_write_json, r, &got, &err), 0);
+	assert_null(strstr(got, "T-001"));
+	assert_non_null(strstr(got, "\"trajectories_started\": \"<5\""));
+	free(got);
+	got = NULL;
+	assert_int_equal(render(tj_report_write_xml, r, &got, &err), 0);
+	assert_non_null(strstr(got, "<trajectories_started>&lt;5</trajectories_started>"));
+	assert_null(strstr(got, "T-001"));
+	assert_int_equal(xsd_validate(got), 0);
+	free(got);
+	/* once only, and only with a sane threshold */
+	assert_int_equal(tj_report_make_public(r, 5, &err), TJ_EUSAGE);
+	tj_report_free(r);
+	r = build(full, TJ_ARRAY_SIZE(full));
+	assert_int_equal(tj_report_make_public(r, 2, &err), TJ_EUSAGE);
+	assert_int_equal(tj_report_make_public(r, 101, &err), TJ_EUSAGE);
+	assert_string_equal(text_at(r, "report/public"), "false");
+	tj_report_free(r);
+}
+
+/*
+ * A small model for one rule: started, closed, active, the five reasons and
+ * a series of started counts (the last point is C).
+ */
+static struct tj_report *mini(const char *started, const char *closed, const char *active,
+			      const char *const reasons[5], const char *const *points, size_t npoints)
+{
+	static const char *const reason_names[] = { "goals_reached", "referred", "dropped_out",
+						    "moved", "other" };
+	static const char *const zero_counts[] = {
+		"trajectories_helped", "children_helped", "indications_needed",
+		"indications_requested", "indications_avoided", "escalations",
+	};
+	struct tj_report *r = NULL;
+	struct tj_rnode *rep, *ind, *by, *q, *list;
+	tj_err err;
+
+	assert_int_equal(tj_report_new(&r, &err), 0);
+	tj_rn_add(r, &r->root, "grant", O, NULL);
+	rep = tj_rn_add(r, &r->root, "report", O, NULL);
+	tj_rn_add(r, rep, "public", B, "false");
+	tj_rn_add(r, rep, "suppress_below", I, NULL);
+	ind = tj_rn_add(r, &r->root, "indicators", O, NULL);
+	tj_rn_add(r, ind, "trajectories_started", I, started);
+	tj_rn_add(r, ind, "trajectories_closed", I, closed);
+	tj_rn_add(r, ind, "trajectories_active", I, active);
+	by = tj_rn_add(r, ind, "closed_by_reason", O, NULL);
+	for (size_t i = 0; i < 5; i++)
+		tj_rn_add(r, by, reason_names[i], I, reasons[i]);
+	for (size_t i = 0; i < TJ_ARRAY_SIZE(zero_counts); i++)
+		tj_rn_add(r, ind, zero_counts[i], I, "0");
+	tj_rn_add(r, ind, "costs_total", M, "100.00");
+	tj_rn_add(r, ind, "amount_committed", M, "1000.00");
+	tj_rn_add(r, ind, "amount_settled", M, "500.00");
+	tj_rn_add(r, ind, "budget_remaining", M, "0.00");
+	tj_rn_add(r, ind, "cost_per_child_helped", M, NULL);
+	tj_rn_add(r, ind, "children_helped_per_10k_eur", N, NULL);
+	tj_rn_add(r, ind, "extra_children_within_budget", I, NULL);
+	tj_rn_add(r, ind, "indication_avoidance_rate", N, NULL);
+	tj_rn_add(r, ind, "heavier_care_avoided_rate", N, NULL);
+	tj_rn_add(r, ind, "median_days_to_help", N, NULL);
+	tj_rn_add(r, ind, "p90_days_to_help", N, NULL);
+	q = tj_rn_add(r, ind, "data_quality", O, NULL);
+	tj_rn_add(r, q, "no_plan", I, "0");
+	tj_rn_add(r, &r->root, "obligations", L, NULL);
+	list = tj_rn_add(r, &r->root, "series", L, NULL);
+	for (size_t i = 0; i < npoints; i++) {
+		struct tj_rnode *p = tj_rn_add(r, list, "point", O, NULL);
+
+		tj_rn_add(r, p, "trajectories_started", I, points[i]);
+		tj_rn_add(r, p, "trajectories_helped", I, "0");
+		tj_rn_add(r, p, "trajectories_closed", I, i + 1 == npoints ? closed : "0");
+		tj_rn_add(r, p, "children_helped", I, "0");
+		tj_rn_add(r, p, "costs_total", M, i + 1 == npoints ? "100.00" : "0.00");
+	}
+	assert_false(r->oom);
+	return r;
+}
+
+static void assert_series(const struct tj_report *r, const char *const *want, size_t n)
+{
+	const struct tj_rnode *list = tj_report_find(r, "series");
+
+	assert_int_equal(list->nkids, n);
+	for (size_t i = 0; i < n; i++)
+		assert_string_equal(tj_rnode_child(list->kids[i], "trajectories_started")->text,
+				    want[i]);
+}
+
+static void public_rules(void **state)
+{
+	static const char *const none[5] = { "5", "5", "0", "0", "0" };
+	static const char *const one_small[5] = { "6", "4", "0", "0", "0" };
+	static const char *const c17[5] = { "10", "7", "0", "0", "0" };
+	static const char *const ramp[] = { "0", "3", "6", "9", "10" };
+	static const char *const ramp_public[] = { "0", "x", "x", "x", "10" };
+	static const char *const steps[] = { "0", "5", "5", "12", "17" };
+	static const char *const steps3[] = { "0", "3", "3", "6", "7" };
+	static const char *const steps3_public[] = { "0", "3", "3", "x", "7" };
+	static const char *const small[] = { "0", "1", "2", "4", "4" };
+	static const char *const small_public[] = { "0", "x", "x", "x", "<5" };
+	struct tj_report *r;
+	tj_err err = { 0 };
+
+	(void)state;
+	/* nothing small: everything shown, the series as it is */
+	r = mini("20", "10", "10", none, steps, 5);
+	assert_int_equal(tj_report_make_public(r, 5, &err), 0);
+	assert_string_equal(text_at(r, "indicators/trajectories_closed"), "10");
+	assert_string_equal(text_at(r, "indicators/trajectories_active"), "10");
+	assert_string_equal(text_at(r, "indicators/closed_by_reason/referred"), "5");
+	assert_string_equal(text_at(r, "indicators/amount_settled"), "500.00");
+	tj_report_free(r);
+	/* one small reason: all five withheld, the total stays */
+	r = mini("20", "10", "10", one_small, steps, 5);
+	assert_int_equal(tj_report_make_public(r, 5, &err), 0);
+	assert_string_equal(text_at(r, "indicators/closed_by_reason/goals_reached"), "x");
+	assert_string_equal(text_at(r, "indicators/closed_by_reason/referred"), "x");
+	assert_string_equal(text_at(r, "indicators/closed_by_reason/other"), "x");
+	assert_string_equal(text_at(r, "indicators/trajectories_closed"), "10");
+	tj_report_free(r);
+	/* 20 started, 17 closed: 3 active would be 20 - 17, so closed goes too */
+	r = mini("20", "17", "3", c17, steps, 5);
+	assert_int_equal(tj_report_make_public(r, 5, &err), 0);
+	assert_string_equal(text_at(r, "indicators/trajectories_started"), "20");
+	assert_string_equal(text_at(r, "indicators/trajectories_active"), "x");
+	assert_string_equal(text_at(r, "indicators/trajectories_closed"), "x");
+	assert_string_equal(text_at(r, "indicators/closed_by_reason/goals_reached"), "x");
+	assert_string_equal(text_at(r, "indicators/amount_settled"), "x");
+	assert_string_equal(text_at(r, "indicators/amount_committed"), "1000.00");
+	tj_report_free(r);
+	/* series: no shown point is 1 to 4 away from another or from C */
+	r = mini("10", "0", "10", none, ramp, 5);
+	assert_int_equal(tj_report_make_public(r, 5, &err), 0);
+	assert_series(r, ramp_public, 5);
+	tj_report_free(r);
+	/* ... the same steps are fine with threshold 3 */
+	r = mini("7", "0", "7", none, steps3, 5);
+	assert_int_equal(tj_report_make_public(r, 3, &err), 0);
+	assert_string_equal(text_at(r, "report/suppress_below"), "3");
+	assert_series(r, steps3_public, 5);
+	tj_report_free(r);
+	/* a small total at C: only the zeros before it are shown */
+	r = mini("4", "0", "4", none, small, 5);
+	assert_int_equal(tj_report_make_public(r, 5, &err), 0);
+	assert_series(r, small_public, 5);
+	assert_string_equal(text_at(r, "indicators/costs_total"), "x");
+	assert_string_equal(text_at(r, "indicators/trajectories_active"), "x");
+	tj_report_free(r);
+}
+
+/* ---- HTML ----------------------------------------------------------------- */
+
+static char *html(const struct tj_report *r, enum tj_report_lang lang)
+{
+	size_t len = 0;
+	char *out = NULL;
+	FILE *f = open_memstream(&out, &len);
+	tj_err err = { 0 };
+	xmlDocPtr doc;
+
+	assert_non_null(f);
+	assert_int_equal(tj_report_write_html(r, lang, f, &err), 0);
+	assert_int_equal(fclose(f), 0);
+	/* XHTML: well-formed XML */
+	doc = xmlReadMemory(out, (int)len, "report.html", NULL, XML_PARSE_NONET);
+	assert_non_null(doc);
+	xmlFreeDoc(doc);
+	assert_null(strstr(out, "<script"));
+	return out;
+}
+
+static void html_languages(void **state)
+{
+	struct tj_report *r = build(full, TJ_ARRAY_SIZE(full));
+	char *nl, *en;
+	tj_err err = { 0 };
+
+	(void)state;
+	nl = html(r, TJ_LANG_NL);
+	assert_non_null(strstr(nl, "<html xmlns=\"http://www.w3.org/1999/xhtml\" lang=\"nl\">"));
+	assert_non_null(strstr(nl, "Aanvraag tot vaststelling"));
+	assert_non_null(strstr(nl, "€\xc2\xa0" "150.000,00"));  /* € 150.000,00 */
+	assert_non_null(strstr(nl, "€\xc2\xa0" "-2.500,00"));   /* budget_remaining */
+	assert_non_null(strstr(nl, "31 december 2011"));
+	assert_non_null(strstr(nl, "66,6667"));              /* children per 10k */
+	assert_non_null(strstr(nl, "66,67%"));               /* avoidance rate 0.6667 */
+	assert_non_null(strstr(nl, "14,5 dagen") || strstr(nl, "14,5\xc2\xa0" "dagen"));
+	/* the explanation, escaped, and the settlement line */
+	assert_non_null(strstr(nl, "Twee gezinnen verhuisden &lt;voor&gt; de start &amp; één stopte."));
+	assert_non_null(strstr(nl, "T-001"));
+	assert_non_null(strstr(nl, "<svg"));
+	en = html(r, TJ_LANG_EN);
+	assert_non_null(strstr(en, "lang=\"en\""));
+	assert_non_null(strstr(en, "Request for determination"));
+	assert_non_null(strstr(en, "€150,000.00"));
+	assert_non_null(strstr(en, "-€2,500.00"));
+	assert_non_null(strstr(en, "31 December 2011"));
+	assert_null(strstr(en, "Aanvraag"));
+	free(nl);
+	free(en);
+	/* the public page shows markers and no reference */
+	assert_int_equal(tj_report_make_public(r, 5, &err), 0);
+	nl = html(r, TJ_LANG_NL);
+	assert_null(strstr(nl, "T-001"));
+	assert_null(strstr(nl, "Twee gezinnen"));
+	assert_non_null(strstr(nl, "openbare versie"));
+	assert_non_null(strstr(nl, "&lt;5"));
+	free(nl);
+	assert_int_equal(tj_report_write_html(r, (enum tj_report_lang)7, stdout, &err), TJ_EUSAGE);
+	tj_report_free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -399,6 +679,9 @@ int main(void)
 		cmocka_unit_test(accessors_and_version),
 		cmocka_unit_test(write_errors),
 		cmocka_unit_test(incomplete_model),
+		cmocka_unit_test(public_full),
+		cmocka_unit_test(public_rules),
+		cmocka_unit_test(html_languages),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 

@@ -14,6 +14,7 @@ tests/run counts.
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -22,6 +23,9 @@ import uuid
 
 SRC = os.environ.get('TJ_SOURCE_ROOT', os.path.join(os.path.dirname(__file__), '..'))
 CTL = os.environ.get('TRAJECTCTL', 'trajectctl')
+# TJ_WRAP="valgrind ..." runs every trajectctl of t.ctl() under that command
+# (tools/valgrind-suite); tests that start programs themselves may use WRAP.
+WRAP = shlex.split(os.environ.get('TJ_WRAP', ''))
 
 
 class Result:
@@ -75,7 +79,7 @@ class Test:
         return self.psql(self.db, sql, *params)
 
     def ctl(self, *args, env=None, stdin=None):
-        full = [CTL, '--db', self.conninfo] + [str(a) for a in args]
+        full = WRAP + [CTL, '--db', self.conninfo] + [str(a) for a in args]
         e = dict(os.environ)
         if env:
             e.update(env)

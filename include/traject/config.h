@@ -31,6 +31,8 @@ typedef struct tj_config {
 	long warn_hours;       /* [delivery] warn_hours, 0..8760, default 48 */
 	char *mail_to;         /* [alert] mail_to */
 	char *smtp_url;        /* [alert] smtp_url */
+	long suppress_below;   /* [report] suppress_below, 3..100, default 5: the public
+				  version's threshold (docs/reports.md) */
 } tj_config;
 
 /* A configuration holding the defaults; *out is owned by the caller. */

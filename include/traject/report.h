@@ -1,9 +1,12 @@
 /*
  * Reports (indicators.md, formats.md "Reports"): one report model computed
- * from the register at a reference date C and a knowledge time K, and two
- * writers over it, JSON (json-c) and XML (libxml2, valid against
- * reports/trajectd-report-1.xsd). The numbers are computed by the SQL
- * functions of sql/002_indicators.sql; docs/indicators.md explains them.
+ * from the register at a reference date C and a knowledge time K, and
+ * three writers over it: JSON (json-c), XML (libxml2, valid against
+ * reports/trajectd-report-2.xsd) and HTML (the XML turned into one
+ * readable page by the XSLT stylesheet reports/trajectd-report-html.xsl).
+ * The numbers are computed by the SQL functions of sql/002_indicators.sql;
+ * docs/indicators.md explains them, docs/reports.md the determination
+ * request, the public version and the HTML.
  *
  * The model is a small tree of named nodes whose scalar values are exact
  * text in their canonical spelling (counts "12", decimals "0.5", money
@@ -11,6 +14,11 @@
  * number ever passes through a double. Both writers walk the same tree, so
  * the two formats carry the same content in the same order by
  * construction. The same grant, C and K give byte-identical documents.
+ *
+ * The public version (tj_report_make_public) is the same model with every
+ * trajectory reference, the settlement lines and the explanations taken
+ * out, and every count from 1 to threshold - 1 (and whatever would let one
+ * be worked out) replaced by a suppression marker (TJ_R_SUPPRESSED).
  */
 #ifndef TRAJECT_REPORT_H
 #define TRAJECT_REPORT_H
@@ -28,8 +36,14 @@ extern "C" {
 #endif
 
 /* The schema a document follows: JSON "schema" and the XML namespace. */
-#define TJ_REPORT_SCHEMA "trajectd-report/1"
-#define TJ_REPORT_XMLNS "urn:trajectd:report:1"
+#define TJ_REPORT_SCHEMA "trajectd-report/2"
+#define TJ_REPORT_XMLNS "urn:trajectd:report:2"
+#define TJ_REPORT_SCHEMA_VERSION "2"
+
+/* The default and the bounds of the public version's threshold. */
+#define TJ_SUPPRESS_DEFAULT 5
+#define TJ_SUPPRESS_MIN 3
+#define TJ_SUPPRESS_MAX 100
 
 enum tj_report_kind {
 	TJ_REPORT_PROGRESS = 0,
@@ -43,6 +57,8 @@ struct tj_report_req {
 	const char *report_id; /* an entry of the grant's calendar (as known at K) */
 	const char *known_at;  /* ISO 8601 with a zone; NULL: the moment of computing */
 	enum tj_report_kind kind; /* for as_of only; a calendar entry has its own kind */
+	bool forecast;         /* also compute the "forecast" section (trajectctl status);
+				  documents never carry it */
 };
 
 /* How a node's value is spelled; every scalar may be null (text NULL). */
@@ -56,6 +72,8 @@ enum tj_rtype {
 	TJ_R_DECIMAL,   /* exact decimal without trailing zeros, JSON number */
 	TJ_R_MONEY,     /* exact decimal with 2 decimals, JSON string */
 	TJ_R_BOOL,      /* "true" / "false", JSON boolean */
+	TJ_R_SUPPRESSED, /* public version: "<N" (a count from 1 to N - 1) or "x"
+			    (withheld), JSON string */
 };
 
 struct tj_rnode {
@@ -83,7 +101,7 @@ int tj_report_compute(PGconn *conn, const struct tj_report_req *req, struct tj_r
 void tj_report_free(struct tj_report *r);
 
 /* The root node; its children are grant, report, indicators, [baseline],
- * obligations, series, [determination], in that order. */
+ * obligations, series, [determination], [forecast], in that order. */
 const struct tj_rnode *tj_report_root(const struct tj_report *r);
 
 /*
@@ -110,6 +128,51 @@ int tj_report_set_version(struct tj_report *r, int version, tj_err *err);
  */
 int tj_report_write_json(const struct tj_report *r, FILE *out, tj_err *err);
 int tj_report_write_xml(const struct tj_report *r, FILE *out, tj_err *err);
+
+/* The languages of the HTML rendering. */
+enum tj_report_lang {
+	TJ_LANG_NL = 0, /* the default */
+	TJ_LANG_EN = 1,
+};
+
+/*
+ * Write the report as one self-contained XHTML page (inline CSS and SVG,
+ * no script, nothing loaded from elsewhere): the XML document of
+ * tj_report_write_xml transformed by the stylesheet
+ * reports/trajectd-report-html.xsl with the strings of
+ * reports/trajectd-report-i18n.xml (both compiled into the library).
+ * The stylesheet may read nothing else. Not thread-safe (libxslt's
+ * document loader is process-wide). Errors as tj_report_write_xml.
+ */
+int tj_report_write_html(const struct tj_report *r, enum tj_report_lang lang, FILE *out,
+			 tj_err *err);
+
+/*
+ * Turn a computed report into its public version, in place (docs/reports.md
+ * "The public version"): report.public = true, report.suppress_below =
+ * threshold; no settlement lines, no explanations; every count from 1 to
+ * threshold - 1 becomes "<threshold", and every value from which such a
+ * count could be worked out (totals, breakdowns, series points, rates,
+ * money and obligation results derived from it) becomes "x".
+ * threshold is TJ_SUPPRESS_MIN..TJ_SUPPRESS_MAX. Errors: TJ_EUSAGE (a bad
+ * threshold, or a report that is already public), TJ_ENOMEM, TJ_EINVAL (a
+ * value the rules need is missing or not a count).
+ */
+int tj_report_make_public(struct tj_report *r, int threshold, tj_err *err);
+
+struct json_object;
+/*
+ * The json-c value of one node, as the JSON writer spells it (for
+ * programs that embed part of a report in their own JSON, such as
+ * trajectctl status). *out is owned by the caller (NULL is JSON null).
+ */
+int tj_rnode_json(const struct tj_rnode *n, struct json_object **out, tj_err *err);
+
+/*
+ * Today's date in zone (an IANA name such as Europe/Amsterdam) by the
+ * database's clock, as YYYY-MM-DD. Errors: TJ_EDB (also for an unknown zone).
+ */
+int tj_report_today(PGconn *conn, const char *zone, char out[static 11], tj_err *err);
 
 #ifdef __cplusplus
 }

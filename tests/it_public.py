@@ -1,0 +1,463 @@
+"""The public version (trajectctl report --public): a property test over many
+generated grants, and the command-line details.
+
+For every generated grant (random period, amounts, obligations, 0-30
+trajectories with random histories) and several reference dates, the full
+report and the public one are made at the same knowledge time, with a random
+threshold T, and the public one is checked against the full one and against
+every relation the document states (docs/reports.md "The public version"):
+
+- it carries no trajectory reference, no settlement line and no explanation;
+- no count from 1 to T-1 is shown: every count is its true value (0 or >= T),
+  "<T" (true value 1..T-1) or "x"; every other value is true or "x";
+- started = closed + active and closed = the sum of closed_by_reason: an
+  attacker who knows the published cells, that "<T" is 1..T-1 and that "x" is
+  a count, enumerates every assignment; each withheld cell must keep at least
+  two possible values (none can be worked out by subtraction);
+- amounts, rates and medians computed from a withheld count are withheld;
+- series: no two shown values of a cumulative field (the value at C included)
+  differ by 1..T-1, and a withheld point is never pinned between two equal
+  shown ones; the costs are shown at C only;
+- an obligation's value is its indicator's, and its projection and status go
+  with it.
+TJ_PUBLIC_SEEDS=N sets the number of grants (default 48); TJ_PUBLIC_SEED=s
+reruns one.
+"""
+import datetime
+import json
+import os
+import random
+import re
+import subprocess
+
+import tjtest
+
+XSD = os.path.join(tjtest.SRC, 'reports', 'trajectd-report-2.xsd')
+REASONS = ['goals_reached', 'referred', 'dropped_out', 'moved', 'other']
+COUNTS = ['trajectories_started', 'trajectories_helped', 'trajectories_closed',
+          'trajectories_active', 'children_helped', 'indications_needed',
+          'indications_requested', 'indications_avoided', 'escalations']
+SERIES = ['trajectories_started', 'trajectories_helped', 'trajectories_closed',
+          'children_helped']
+MONOTONE = {'trajectories_started', 'trajectories_helped', 'trajectories_closed'}
+INDICATORS = ['trajectories_started', 'trajectories_helped', 'trajectories_closed',
+              'trajectories_active', 'children_helped', 'indications_needed',
+              'indications_requested', 'indications_avoided', 'indication_avoidance_rate',
+              'escalations', 'heavier_care_avoided_rate', 'median_days_to_help',
+              'p90_days_to_help', 'costs_total', 'amount_committed', 'amount_settled',
+              'budget_remaining', 'cost_per_child_helped', 'children_helped_per_10k_eur',
+              'extra_children_within_budget']
+MONEY = {'costs_total', 'amount_committed', 'amount_settled', 'budget_remaining',
+         'cost_per_child_helped'}
+
+
+def day(d):
+    return d.isoformat()
+
+
+# --- generating grants and histories -------------------------------------------
+def generate(seed):
+    rng = random.Random(seed)
+    gid = 'PUB-%d' % seed
+    start = datetime.date(2011, 1, 1) + datetime.timedelta(days=rng.randrange(0, 200))
+    length = rng.choice([90, 181, 365, 400])
+    end = start + datetime.timedelta(days=length - 1)
+    target = rng.randint(3, 30)
+    per = rng.choice([1000, 2500, 5000])
+    obligations = []
+    for i in range(rng.randint(0, 5)):
+        ind = rng.choice(INDICATORS)
+        money = ind in MONEY
+        tgt = rng.choice([1, 2, 4, 5, 10, 30]) if not money else '%d.00' % rng.choice([0, 500, 20000])
+        if 'rate' in ind:
+            tgt = rng.choice([0.5, 0.8])
+        obligations.append({'id': 'P%d' % (i + 1), 'indicator': ind,
+                            'op': rng.choice(['>=', '<=', '>', '<', '==']), 'target': tgt,
+                            'due': day(end - datetime.timedelta(days=rng.choice([0, 60])))})
+    grant = {
+        'id': gid, 'grantor': 'Provincie Overijssel', 'grantee': 'Gemeente %d' % seed,
+        'decision_date': day(start), 'period': {'start': day(start), 'end': day(end)},
+        'amount_granted': '%d.00' % (per * target), 'target_trajectories': target,
+        'amount_per_trajectory': '%d.00' % per, 'obligations': obligations,
+        'reports': [{'id': 'determination', 'kind': 'determination',
+                     'as_of': day(end + datetime.timedelta(days=30)),
+                     'due': day(end + datetime.timedelta(days=60))}],
+    }
+    if rng.random() < 0.6:
+        grant['baseline'] = {'cost_per_child': '2500.00', 'days_to_help': 30}
+    rows = []
+    refs = []
+    # sometimes many small groups, sometimes a busy programme
+    n = rng.choice([0, 1, 3, 5, 6, 9, 14, 22, 30])
+    for t in range(n):
+        ref = '%s-T%02d' % (gid, t)
+        refs.append(ref)
+        reg = start + datetime.timedelta(days=rng.randrange(-20, length + 20))
+        ev = [(reg, 'registered', '')]
+        if rng.random() < 0.7:
+            ev.append((reg, 'coordinator', 'coach-%d' % rng.randint(1, 4)))
+        if rng.random() < 0.8:
+            ev.append((reg, 'children', str(rng.randint(1, 4))))
+        if rng.random() < 0.8:
+            ev.append((reg + datetime.timedelta(days=1), 'assessed',
+                       rng.choice(['needs_indication', 'no_indication'])))
+        if rng.random() < 0.7:
+            ev.append((reg + datetime.timedelta(days=2), 'plan', ''))
+        last = reg + datetime.timedelta(days=2)
+        if rng.random() < 0.8:
+            helped = reg + datetime.timedelta(days=rng.randint(3, 40))
+            ev.append((helped, 'help_started', ''))
+            last = helped
+            if rng.random() < 0.2:
+                ev.append((helped + datetime.timedelta(days=5), 'indication_requested', ''))
+            if rng.random() < 0.15:
+                ev.append((helped + datetime.timedelta(days=9), 'escalated', 'residential'))
+                last = helped + datetime.timedelta(days=9)
+        for _ in range(rng.randint(0, 2)):
+            ev.append((last + datetime.timedelta(days=rng.randint(1, 30)), 'cost',
+                       '%d.%02d' % (rng.randint(50, 2000), rng.randint(0, 99))))
+        if rng.random() < 0.5:
+            closed = max(e[0] for e in ev) + datetime.timedelta(days=rng.randint(1, 90))
+            ev.append((closed, 'closed', rng.choice(REASONS)))
+        rows += ['%s,%s,%s,%s' % (ref, day(d), k, v) for d, k, v in ev]
+    dates = sorted({start + datetime.timedelta(days=length // 2), end,
+                    end + datetime.timedelta(days=30),
+                    start + datetime.timedelta(days=rng.randrange(0, length))})
+    return grant, 'trajectory,date,event,value\n' + '\n'.join(rows) + '\n', refs, dates
+
+
+# --- what an attacker can work out --------------------------------------------------
+def domain(v, t, bound):
+    """The values a published cell may have: itself, 1..T-1 for "<T", any count for "x"."""
+    if isinstance(v, int):
+        return range(v, v + 1)
+    if v == '<%d' % t:
+        return range(1, t)
+    if v == 'x':
+        return range(0, bound + 1)
+    raise ValueError('not a count: %r' % (v,))
+
+
+def flow_feasible(ind, t):
+    """Every value each flow cell can have, given what the public document shows:
+    started = closed + active, closed = the sum of the five reasons."""
+    s_dom = domain(ind['trajectories_started'], t, t - 1)
+    bound = max(s_dom)
+    c_dom = domain(ind['trajectories_closed'], t, bound)
+    a_dom = domain(ind['trajectories_active'], t, bound)
+    r_doms = [domain(ind['closed_by_reason'][r], t, bound) for r in REASONS]
+    seen = {k: set() for k in ['S', 'C', 'A'] + REASONS}
+    for s in s_dom:
+        for c in c_dom:
+            a = s - c
+            if c > s or a not in a_dom:
+                continue
+            # the reasons: each value v of reason i is possible when the others can make c - v
+            lo = [min(d) for d in r_doms]
+            hi = [min(max(d), c) for d in r_doms]
+            if sum(lo) > c or sum(hi) < c:
+                continue
+            seen['S'].add(s)
+            seen['C'].add(c)
+            seen['A'].add(a)
+            for i, d in enumerate(r_doms):
+                rest_lo = sum(lo) - lo[i]
+                rest_hi = sum(hi) - hi[i]
+                for v in d:
+                    if v > c:
+                        break
+                    if rest_lo <= c - v <= rest_hi:
+                        seen[REASONS[i]].add(v)
+    return seen
+
+
+def check_public(full, pub, t, refs):
+    """Every way the public document pub could fall short; [] when it does not."""
+    out = []
+    text = json.dumps(pub)
+    ind, find = pub['indicators'], full['indicators']
+    small = '<%d' % t
+    if pub['report']['public'] is not True or pub['report']['suppress_below'] != t:
+        out.append('report.public/suppress_below: %r' % (pub['report'],))
+    for ref in refs:
+        if ref in text:
+            out.append('trajectory reference %s in the public document' % ref)
+    if '"reference"' in text or 'settlement' in pub.get('determination', {}):
+        out.append('settlement lines in the public document')
+    for o in pub['obligations']:
+        if o['explanation'] is not None or o['explained_at'] is not None:
+            out.append('%s: an explanation in the public document' % o['id'])
+
+    def count_cell(where, got, want):
+        if isinstance(got, int) and not isinstance(got, bool):
+            if got != want:
+                out.append('%s: shows %r, the truth is %r' % (where, got, want))
+            elif 1 <= got < t:
+                out.append('%s: shows the small count %d' % (where, got))
+        elif got == small:
+            if not 1 <= want < t:
+                out.append('%s: "%s" but the count is %r' % (where, small, want))
+        elif got != 'x':
+            out.append('%s: %r is neither a count nor a marker' % (where, got))
+
+    def other_cell(where, got, want):
+        if got != want and got != 'x':
+            out.append('%s: shows %r, the truth is %r' % (where, got, want))
+
+    for k in COUNTS:
+        count_cell('indicators.' + k, ind[k], find[k])
+    for k in REASONS:
+        count_cell('closed_by_reason.' + k, ind['closed_by_reason'][k],
+                   find['closed_by_reason'][k])
+    for k, v in ind['data_quality'].items():
+        count_cell('data_quality.' + k, v, find['data_quality'][k])
+    for k in INDICATORS:
+        if k not in COUNTS:
+            other_cell('indicators.' + k, ind[k], find[k])
+
+    # started = closed + active; closed = the sum of the reasons
+    if not out:
+        seen = flow_feasible(ind, t)
+        cells = {'S': ind['trajectories_started'], 'C': ind['trajectories_closed'],
+                 'A': ind['trajectories_active']}
+        cells.update({r: ind['closed_by_reason'][r] for r in REASONS})
+        truth = {'S': find['trajectories_started'], 'C': find['trajectories_closed'],
+                 'A': find['trajectories_active']}
+        truth.update({r: find['closed_by_reason'][r] for r in REASONS})
+        for k, v in cells.items():
+            if truth[k] not in seen[k]:
+                out.append('flow: the truth %s = %d is not among %s (checker bug?)'
+                           % (k, truth[k], sorted(seen[k])))
+            if not isinstance(v, int) and len(seen[k]) < 2:
+                out.append('flow: withheld %s (%r) can be worked out: only %s fits'
+                           % (k, v, sorted(seen[k])))
+
+    def hidden(v):
+        return isinstance(v, str) and (v == 'x' or v == small)
+
+    # what is computed from a withheld count is withheld
+    rules = [
+        ('trajectories_started', ['amount_committed', 'budget_remaining', 'costs_total']),
+        ('trajectories_closed', ['amount_settled']),
+        ('trajectories_helped', ['median_days_to_help', 'p90_days_to_help',
+                                 'heavier_care_avoided_rate']),
+        ('escalations', ['heavier_care_avoided_rate']),
+        ('indications_avoided', ['indication_avoidance_rate']),
+        ('indications_needed', ['indication_avoidance_rate']),
+        ('children_helped', ['cost_per_child_helped', 'children_helped_per_10k_eur',
+                             'extra_children_within_budget']),
+        ('costs_total', ['cost_per_child_helped', 'children_helped_per_10k_eur',
+                         'extra_children_within_budget']),
+    ]
+    for src, derived in rules:
+        if hidden(ind[src]):
+            for d in derived:
+                if ind[d] is not None and ind[d] != 'x':
+                    out.append('%s is shown (%r) while %s is withheld' % (d, ind[d], src))
+
+    # series
+    pts = pub['series']
+    fpts = full['series']
+    for f in SERIES:
+        vals = [p[f] for p in pts]
+        if vals[-1] != ind[f]:
+            out.append('series %s at C shows %r, the indicator %r' % (f, vals[-1], ind[f]))
+        for i, (v, fp) in enumerate(zip(vals, fpts)):
+            count_cell('series[%d].%s' % (i, f), v, fp[f])
+        shown = [0] + [v for v in vals if isinstance(v, int)]
+        for a in shown:
+            for b in shown:
+                if 1 <= abs(a - b) < t:
+                    out.append('series %s: shown values %d and %d differ by %d'
+                               % (f, a, b, abs(a - b)))
+        if f in MONOTONE:
+            for i, v in enumerate(vals):
+                if isinstance(v, int):
+                    continue
+                lo = max([0] + [x for x in vals[:i] if isinstance(x, int)])
+                after = [x for x in vals[i + 1:] if isinstance(x, int)]
+                if after and after[0] == lo:
+                    out.append('series %s[%d]: withheld between two shown %d' % (f, i, lo))
+    for i, p in enumerate(pts[:-1]):
+        if p['costs_total'] != 'x':
+            out.append('series[%d].costs_total shown: %r' % (i, p['costs_total']))
+    other_cell('series[-1].costs_total', pts[-1]['costs_total'], fpts[-1]['costs_total'])
+
+    # obligations follow their indicator
+    for o, fo in zip(pub['obligations'], full['obligations']):
+        v = ind[o['indicator']]
+        if o['value'] != v:
+            out.append('%s: value %r, its indicator shows %r' % (o['id'], o['value'], v))
+        if hidden(v) and (o['projection'] != 'x' or o['status'] != 'x'):
+            out.append('%s: projection/status shown for a withheld value' % o['id'])
+        if not hidden(v) and (o['projection'], o['status']) != (fo['projection'], fo['status']):
+            out.append('%s: projection/status differ from the full report' % o['id'])
+
+    # the determination
+    if 'determination' in full:
+        d, fd = pub['determination'], full['determination']
+        count_cell('determination.trajectories_realised', d['trajectories_realised'],
+                   fd['trajectories_realised'])
+        for k in ('amount_granted', 'amount_committed', 'amount_settled', 'costs_total',
+                  'amount_determined', 'amount_difference'):
+            other_cell('determination.' + k, d[k], fd[k])
+        if hidden(d['trajectories_realised']) and (d['amount_determined'] != 'x'
+                                                   or d['amount_difference'] != 'x'):
+            out.append('the amounts determined are shown while realised is withheld')
+        for k in ('amount_committed', 'amount_settled', 'costs_total'):
+            if d[k] != ind[k]:
+                out.append('determination.%s %r differs from the indicator %r' % (k, d[k], ind[k]))
+    return out
+
+
+# --- running it ------------------------------------------------------------------
+def seeds():
+    one = os.environ.get('TJ_PUBLIC_SEED')
+    if one:
+        return [int(one)]
+    return list(range(1, int(os.environ.get('TJ_PUBLIC_SEEDS', '48')) + 1))
+
+
+def run_seed(t, seed, stats):
+    grant, csv, refs, dates = generate(seed)
+    gfile = t.write('grant-%d.json' % seed, json.dumps(grant))
+    t.succeeds(t.ctl('grant', 'load', gfile), 'seed %d: grant load' % seed)
+    if refs:
+        t.succeeds(t.ctl('import', '--grant', grant['id'], t.write('ev-%d.csv' % seed, csv)),
+                   'seed %d: import' % seed)
+    k = t.sql('SELECT traject.iso_utc(clock_timestamp())')[0]
+    rng = random.Random(seed * 31)
+    runs = [['--as-of', day(d)] for d in dates] + [['--report', 'determination']]
+    for args in runs:
+        th = rng.choice([3, 4, 5, 5, 5, 7, 10])
+        base = ['report', '--grant', grant['id'], '--known-at', k] + args
+        full = t.succeeds(t.ctl(*base), 'seed %d %s' % (seed, args)).json()
+        pub = t.succeeds(t.ctl(*(base + ['--public', '--threshold', str(th)])),
+                         'seed %d %s public' % (seed, args)).json()
+        problems = check_public(full, pub, th, refs)
+        t.ok(not problems, 'seed %d, %s, threshold %d (TJ_PUBLIC_SEED=%d reruns it):\n  %s'
+             % (seed, ' '.join(args), th, seed, '\n  '.join(problems)))
+        text = json.dumps(pub['indicators'])
+        stats['small'] += text.count('"<')
+        stats['x'] += json.dumps(pub).count('"x"')
+        stats['docs'] += 1
+        if 'determination' in pub:
+            stats['determinations'] += 1
+
+
+def run_group(t, g, groups=4):
+    stats = {'small': 0, 'x': 0, 'docs': 0, 'determinations': 0}
+    for s in seeds():
+        if s % groups == g:
+            run_seed(t, s, stats)
+    if stats['docs'] and not os.environ.get('TJ_PUBLIC_SEED'):
+        # the generator must exercise the rules, or the test proves little
+        t.ok(stats['small'] > 0 and stats['x'] > 0 and stats['determinations'] > 0,
+             'the generated reports hit primary and secondary suppression', stats)
+
+
+def test_property_0(t):
+    run_group(t, 0)
+
+
+def test_property_1(t):
+    run_group(t, 1)
+
+
+def test_property_2(t):
+    run_group(t, 2)
+
+
+def test_property_3(t):
+    run_group(t, 3)
+
+
+def test_checker_catches_leaks(t):
+    """The checker itself: hand-made public documents that leak are refused."""
+    full = {
+        'report': {'public': False, 'suppress_below': None},
+        'indicators': dict(
+            {k: 0 for k in COUNTS}, trajectories_started=6, trajectories_closed=5,
+            trajectories_active=1, closed_by_reason=dict({r: 0 for r in REASONS},
+                                                         goals_reached=5),
+            data_quality={'no_coordinator': 0, 'no_plan': 0, 'no_assessment': 0},
+            **{k: None for k in INDICATORS if k not in COUNTS}),
+        'obligations': [],
+        'series': [{'date': '2011-01-31', 'trajectories_started': 6, 'trajectories_helped': 0,
+                    'trajectories_closed': 5, 'children_helped': 0, 'costs_total': '0.00'}],
+    }
+    good = json.loads(json.dumps(full))
+    good['report'] = {'public': True, 'suppress_below': 5}
+    gi = good['indicators']
+    gi['trajectories_active'] = 'x'
+    gi['trajectories_closed'] = 'x'
+    gi['closed_by_reason'] = {r: 'x' for r in REASONS}
+    good['series'][0]['trajectories_closed'] = 'x'
+    t.eq(check_public(full, good, 5, []), [], 'a well-suppressed document passes')
+    # started 6 and closed 5 shown: active = 1 by subtraction
+    leak = json.loads(json.dumps(good))
+    leak['indicators']['trajectories_closed'] = 5
+    leak['series'][0]['trajectories_closed'] = 5
+    problems = check_public(full, leak, 5, [])
+    t.ok(any('withheld A' in p for p in problems), 'active worked out by subtraction', problems)
+    # the reasons shown next to a withheld total
+    leak = json.loads(json.dumps(good))
+    leak['indicators']['closed_by_reason'] = dict({r: 0 for r in REASONS}, goals_reached=5)
+    problems = check_public(full, leak, 5, [])
+    t.ok(any('withheld C' in p for p in problems), 'closed worked out from its reasons',
+         problems)
+    # a small count shown outright, and a series window of 1
+    leak = json.loads(json.dumps(good))
+    leak['indicators']['trajectories_active'] = 1
+    t.ok(any('small count 1' in p for p in check_public(full, leak, 5, [])),
+         'a count of 1 is caught')
+    series_full = json.loads(json.dumps(full))
+    series_full['series'].insert(0, dict(full['series'][0], trajectories_started=5))
+    leak = json.loads(json.dumps(good))
+    leak['series'].insert(0, dict(good['series'][0], trajectories_started=5))
+    t.ok(any('differ by 1' in p for p in check_public(series_full, leak, 5, [])),
+         'a series window of 1 is caught')
+    # a reference
+    t.eq(check_public(full, good, 5, ['T-07']), [], 'no reference, no complaint')
+    leak = json.loads(json.dumps(good))
+    leak['grant'] = {'title': 'about T-07'}
+    t.ok(any('T-07' in p for p in check_public(full, leak, 5, ['T-07'])), 'a reference is caught')
+
+
+def test_formats_and_threshold(t):
+    """The public XML is valid against the XSD and says what the JSON says; the
+    threshold comes from --threshold, else [report] suppress_below, else 5."""
+    d = t.data('reports', 'determination')
+    t.succeeds(t.ctl('grant', 'load', os.path.join(d, 'grant.json')), 'grant load')
+    t.succeeds(t.ctl('import', '--grant', 'RPT-DET', os.path.join(d, 'events.csv')), 'import')
+    base = ['report', '--grant', 'RPT-DET', '--report', 'determination']
+    xml = t.succeeds(t.ctl(*(base + ['--public', '--format', 'xml'])), 'public XML').out
+    proc = subprocess.run(['xmllint', '--noout', '--schema', XSD, '-'], input=xml,
+                          capture_output=True, text=True)
+    t.ok(proc.returncode == 0, 'public XML valid against the XSD', proc.stderr)
+    t.ok('<trajectories_closed>&lt;5</trajectories_closed>' in xml, 'the marker in XML', xml)
+    t.ok('<public>true</public>' in xml and '<suppress_below>5</suppress_below>' in xml,
+         'public and its threshold in XML')
+    t.ok('D-0' not in xml and '<settlement>' not in xml, 'no settlement, no reference')
+    r = t.succeeds(t.ctl(*(base + ['--public', '--threshold', '8'])), 'threshold 8').json()
+    ind = r['indicators']
+    t.eq((r['report']['suppress_below'], ind['trajectories_started'], ind['trajectories_helped'],
+          ind['children_helped'], ind['trajectories_closed']), (8, '<8', '<8', 10, '<8'),
+         'counts 1..7 withheld at 8 (7 started, 6 helped, 3 closed; 10 children shown)')
+    conf = t.write('t.conf', '[report]\nsuppress_below = 4\n')
+    r = t.succeeds(t.ctl('--config', conf, *(base + ['--public'])), 'config threshold').json()
+    t.eq((r['report']['suppress_below'], r['indicators']['trajectories_closed'],
+          r['indicators']['trajectories_started']), (4, '<4', 7),
+         '[report] suppress_below = 4: closed 3 is withheld, started 7 shown')
+    r = t.succeeds(t.ctl('--config', conf, *(base + ['--public', '--threshold', '6'])),
+                   '--threshold wins').json()
+    t.eq(r['report']['suppress_below'], 6, '--threshold overrides the configuration')
+    bad = t.write('bad.conf', '[report]\nsuppress_below = 2\n')
+    t.fails(t.ctl('--config', bad, *base), 'a threshold of 2 in the configuration',
+            pattern=r"bad.conf:2: \[report\] suppress_below: '2' is not a whole number from 3 to 100")
+    html = t.succeeds(t.ctl(*(base + ['--public', '--format', 'html'])), 'public HTML').out
+    t.ok('D-0' not in html and 'openbare versie' in html and '&lt;5' in html,
+         'the HTML is made from the public version')
+
+
+tjtest.main(globals())
