@@ -445,34 +445,12 @@ def test_stored_documents_are_frozen(t):
 
 
 # --- HTTPS --------------------------------------------------------------------
-def openssl(*args):
-    p = subprocess.run(['openssl'] + list(args), capture_output=True, text=True)
-    if p.returncode != 0:
-        raise tjtest.Failure('openssl %s failed:\n%s' % (args[0], p.stderr))
-
-
-def make_certs(d):
-    ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes']
-    p = lambda n: os.path.join(d, n)  # noqa: E731
-    openssl('req', '-x509', *ec, '-keyout', p('ca.key'), '-out', p('ca.pem'), '-days', '2',
-            '-subj', '/CN=trajectd daemon test CA',
-            '-addext', 'basicConstraints=critical,CA:TRUE',
-            '-addext', 'keyUsage=critical,keyCertSign,cRLSign')
-    with open(p('server.ext'), 'w') as f:
-        f.write('basicConstraints=CA:FALSE\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n'
-                'extendedKeyUsage=serverAuth\n')
-    openssl('req', '-new', *ec, '-keyout', p('server.key'), '-out', p('server.csr'),
-            '-subj', '/CN=localhost')
-    openssl('x509', '-req', '-in', p('server.csr'), '-CA', p('ca.pem'), '-CAkey', p('ca.key'),
-            '-set_serial', '0x' + os.urandom(8).hex(), '-days', '2', '-out', p('server.pem'),
-            '-extfile', p('server.ext'))
-    return p('ca.pem'), p('server.pem'), p('server.key')
 
 
 def test_https_retry_then_receipt(t):
     receiver = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'receiver.py')
     t.succeeds(t.ctl('grant', 'load', t.data('daemon', 'grant.json')), 'grant load')
-    ca, cert, key = make_certs(t.tmp)
+    ca, cert, key = tjtest.make_certs(t.tmp, 'trajectd daemon test CA')
     script = os.path.join(t.tmp, 'script.json')
     with open(script, 'w') as f:
         json.dump([{'status': 503, 'headers': {'Retry-After': '1'}},

@@ -38,7 +38,6 @@ import sys
 import tempfile
 import threading
 import time
-import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tjtest  # noqa: E402
@@ -1073,10 +1072,6 @@ def test_net_expired_certificate(t):
 # ===================================================================================
 # 4. Disk faults under a file:// target
 # ===================================================================================
-class Skip(Exception):
-    """The environment cannot run this scenario (said as a TAP SKIP, never as ok)."""
-
-
 def files_in(d):
     return sorted(os.listdir(d))
 
@@ -1185,7 +1180,7 @@ def test_disk_full_tmpfs(t):
     p = subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=64k,mode=0755', 'tjfaults', out],
                        capture_output=True, text=True)
     if p.returncode != 0:
-        raise Skip('cannot mount a tmpfs here: %s' % p.stderr.strip())
+        raise tjtest.Skip('cannot mount a tmpfs here: %s' % p.stderr.strip())
     try:
         t.succeeds(t.ctl('grant', 'load', t.data('daemon', 'grant.json')), 'grant load')
         conf = config(t, t.conninfo, 'file://' + out)
@@ -1238,38 +1233,10 @@ def disk_phase_tmpfs(t, out, filler):
 
 
 
-def main(namespace):
-    """tjtest.main, plus TAP SKIP for a scenario this machine cannot run (Skip)."""
-    tests = [(n, f) for n, f in sorted(namespace.items())
-             if n.startswith('test_') and callable(f)]
-    only = os.environ.get('TJ_ONLY')
-    if only:
-        tests = [(n, f) for n, f in tests if re.search(only, n)]
-    print('1..%d' % len(tests))
-    failed = 0
-    for i, (name, fn) in enumerate(tests, start=1):
-        t = None
-        try:
-            t = tjtest.Test(name)
-            fn(t)
-            if t.checks == 0:
-                raise tjtest.Failure('the test checked nothing')
-            print('ok %d - %s (%d checks)' % (i, name, t.checks))
-        except Skip as e:
-            print('ok %d - %s # SKIP %s' % (i, name, e))
-        except Exception as e:  # noqa: BLE001 - every failure is reported
-            failed += 1
-            print('not ok %d - %s' % (i, name))
-            detail = str(e) if isinstance(e, tjtest.Failure) else traceback.format_exc()
-            for line in detail.rstrip('\n').split('\n'):
-                print('# ' + line)
-        finally:
-            if t is not None and not os.environ.get('TJ_KEEP'):
-                t.close()
-        sys.stdout.flush()
+
+def remove_certs():
     if CERTS is not None:
         shutil.rmtree(CERTS.dir, ignore_errors=True)
-    sys.exit(1 if failed else 0)
 
 
-main(globals())
+tjtest.main(globals(), at_exit=remove_certs)

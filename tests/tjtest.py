@@ -46,6 +46,38 @@ class Failure(Exception):
     pass
 
 
+class Skip(Exception):
+    """This machine cannot run the test: reported as a TAP SKIP, never as a pass."""
+
+
+def openssl(*args):
+    p = subprocess.run(['openssl'] + list(args), capture_output=True, text=True)
+    if p.returncode != 0:
+        raise Failure('openssl %s failed:\n%s' % (args[0], p.stderr))
+
+
+def make_certs(d, cn='trajectd test CA'):
+    """A private CA and a server certificate for 127.0.0.1/localhost in folder d.
+
+    Returns (ca.pem, server.pem, server.key) paths.
+    """
+    ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes']
+    p = lambda n: os.path.join(d, n)  # noqa: E731
+    openssl('req', '-x509', *ec, '-keyout', p('ca.key'), '-out', p('ca.pem'), '-days', '2',
+            '-subj', '/CN=' + cn,
+            '-addext', 'basicConstraints=critical,CA:TRUE',
+            '-addext', 'keyUsage=critical,keyCertSign,cRLSign')
+    with open(p('server.ext'), 'w') as f:
+        f.write('basicConstraints=CA:FALSE\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n'
+                'extendedKeyUsage=serverAuth\n')
+    openssl('req', '-new', *ec, '-keyout', p('server.key'), '-out', p('server.csr'),
+            '-subj', '/CN=localhost')
+    openssl('x509', '-req', '-in', p('server.csr'), '-CA', p('ca.pem'), '-CAkey', p('ca.key'),
+            '-set_serial', '0x' + os.urandom(8).hex(), '-days', '2', '-out', p('server.pem'),
+            '-extfile', p('server.ext'))
+    return p('ca.pem'), p('server.pem'), p('server.key')
+
+
 class Test:
     """One test's context: a fresh database and assertion helpers."""
 
@@ -123,7 +155,8 @@ class Test:
         return r
 
 
-def main(namespace):
+def main(namespace, at_exit=None):
+    """Run every test_ function of namespace as TAP; at_exit() runs before the exit."""
     tests = [(n, f) for n, f in sorted(namespace.items())
              if n.startswith('test_') and callable(f)]
     only = os.environ.get('TJ_ONLY')
@@ -139,6 +172,8 @@ def main(namespace):
             if t.checks == 0:
                 raise Failure('the test checked nothing')
             print('ok %d - %s (%d checks)' % (i, name, t.checks))
+        except Skip as e:
+            print('ok %d - %s # SKIP %s' % (i, name, e))
         except Exception as e:  # noqa: BLE001 - every failure is reported
             failed += 1
             print('not ok %d - %s' % (i, name))
@@ -149,4 +184,6 @@ def main(namespace):
             if t is not None and not os.environ.get('TJ_KEEP'):
                 t.close()
         sys.stdout.flush()
+    if at_exit is not None:
+        at_exit()
     sys.exit(1 if failed else 0)
