@@ -202,17 +202,6 @@ static int outlooks(struct ctl *ctl, const tj_grant_status *s, size_t n, struct 
 	return 0;
 }
 
-static int print_json(json_object *o)
-{
-	const char *text = json_object_to_json_string_ext(
-		o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE);
-
-	if (!text)
-		return CTL_FAIL;
-	printf("%s\n", text);
-	return CTL_OK;
-}
-
 int cmd_status(struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option opts[] = { { "grant", required_argument, NULL, 'g' },
@@ -256,7 +245,7 @@ int cmd_status(struct ctl *ctl, int argc, char **argv)
 		if (tj_outbox_status_json(ctl->conn, grant, ctl->cfg->time_zone, o, &err) < 0)
 			r = ctl_error(ctl, &err);
 		else
-			r = print_json(o);
+			r = ctl_print_json(o);
 		json_object_put(o);
 	} else if (n == 0) {
 		printf("no grants yet (load one with 'trajectctl grant load FILE.json')\n");
