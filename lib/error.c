@@ -4,12 +4,14 @@
 #include <string.h>
 
 #include "traject/error.h"
+#include "traject/value.h"
 
 int tj_vfail(tj_err *err, int code, const char *fmt, va_list ap)
 {
 	if (err) {
 		err->code = code;
 		vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+		tj_mask_bsn(err->msg);
 	}
 	return code;
 }
@@ -71,6 +73,8 @@ int tj_diags_add(tj_diags *d, const char *fmt, ...)
 	va_end(ap);
 	if (n < 0)
 		return TJ_ENOMEM;
+	/* messages go to terminals and logs: never one that may hold a BSN */
+	tj_mask_bsn(s);
 	d->items[d->count++] = s;
 	return 0;
 }

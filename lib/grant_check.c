@@ -71,13 +71,20 @@ static void ptr_append(char *out, size_t *len, const char *s, bool escape)
 
 void gv_ptr_key(char out[static GV_PTR_MAX], const char *base, const char *key)
 {
-	size_t len = 0;
-	char printable[96];
+	size_t len = 0, elen = 0;
+	char escaped[GV_PTR_MAX], printable[96];
 
+	/*
+	 * Escape first, then judge what is shown: "~" and "/" become "~0" and
+	 * "~1", and that digit next to eight more is a possible BSN the raw
+	 * key did not have (a fuzzer found this).
+	 */
+	escaped[0] = '\0';
+	ptr_append(escaped, &elen, key, true);
 	out[0] = '\0';
 	ptr_append(out, &len, base, false);
 	ptr_append(out, &len, "/", false);
-	ptr_append(out, &len, gv_show(key, printable), true);
+	ptr_append(out, &len, gv_show(escaped, printable), false);
 }
 
 void gv_ptr_index(char out[static GV_PTR_MAX], const char *base, size_t index)

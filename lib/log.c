@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "traject/log.h"
+#include "traject/value.h"
 
 static tj_log_sink log_sink;
 static void *log_data;
@@ -47,6 +48,7 @@ void tj_vlog(int prio, const char *fmt, va_list ap)
 	/* One event, one line: a newline inside a message (a server error) would split it. */
 	for (char *p = line; (p = strchr(p, '\n')) != NULL;)
 		*p = ' ';
+	tj_mask_bsn(line);
 	log_sink(prio, line, log_data);
 }
 

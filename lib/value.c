@@ -217,12 +217,11 @@ bool tj_bsn_eleven_test(const char *s)
 	return sum % 11 == 0;
 }
 
-bool tj_contains_bsn(const char *s)
+/* The first run of s that may be a BSN (nine digits, eleven-test), or NULL. */
+static const char *find_bsn(const char *s)
 {
 	const char *p = s;
 
-	if (!s)
-		return false;
 	while (*p) {
 		const char *start;
 
@@ -234,7 +233,30 @@ bool tj_contains_bsn(const char *s)
 		while (is_digit(*p))
 			p++;
 		if (p - start == 9 && tj_bsn_eleven_test(start))
-			return true;
+			return start;
 	}
-	return false;
+	return NULL;
+}
+
+bool tj_contains_bsn(const char *s)
+{
+	return s && find_bsn(s);
+}
+
+bool tj_mask_bsn(char *s)
+{
+	bool masked = false;
+	const char *start;
+	char *p = s;
+
+	if (!s)
+		return false;
+	/* a masked run is no longer digits, so the scan moves on past it */
+	while ((start = find_bsn(p)) != NULL) {
+		p += start - p; /* the same place, without casting const away */
+		memset(p, '*', 9);
+		p += 9;
+		masked = true;
+	}
+	return masked;
 }

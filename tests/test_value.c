@@ -136,12 +136,29 @@ static void refs_and_bsn(void **state)
 	assert_false(tj_contains_bsn("123456789"));
 }
 
+static void mask_bsn(void **state)
+{
+	char two[] = "a 123456782 b 111222333 c";
+	char longer[] = "1234567820 and 123456789 stay";
+	char none[] = "T-001";
+
+	(void)state;
+	assert_true(tj_mask_bsn(two));
+	assert_string_equal(two, "a ********* b ********* c");
+	assert_false(tj_contains_bsn(two));
+	assert_false(tj_mask_bsn(longer)); /* ten digits, and a failed eleven-test */
+	assert_string_equal(longer, "1234567820 and 123456789 stay");
+	assert_false(tj_mask_bsn(none));
+	assert_string_equal(none, "T-001");
+	assert_false(tj_mask_bsn(NULL));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(money_parse), cmocka_unit_test(money_format),
 		cmocka_unit_test(dates),       cmocka_unit_test(timestamps),
-		cmocka_unit_test(refs_and_bsn),
+		cmocka_unit_test(refs_and_bsn), cmocka_unit_test(mask_bsn),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -58,6 +58,16 @@ bool tj_bsn_eleven_test(const char *s);
  */
 bool tj_contains_bsn(const char *s);
 
+/*
+ * Overwrite, in place, every run that tj_contains_bsn() would find with
+ * '*' (same length). The last line of defence for text that leaves the
+ * library (diagnostics, error messages, log lines): a message assembled
+ * from harmless pieces (a JSON pointer's "~0" escape next to eight digits,
+ * a value cut at a length limit) can still form one. Returns true when
+ * something was masked.
+ */
+bool tj_mask_bsn(char *s);
+
 #ifdef __cplusplus
 }
 #endif
