@@ -1,5 +1,9 @@
 /* Connecting to PostgreSQL and running parameterised statements. */
+#include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include <libpq-events.h>
 
 #include "db.h"
 #include "traject/db.h"
@@ -35,30 +39,37 @@ static int map_state(const PGresult *res)
 	return TJ_EDB;
 }
 
-int tj_pq(PGconn *conn, const char *what, const char *sql, int nparams,
-	  const char *const *params, PGresult **out, tj_err *err)
+/* Fill err from a failed result; returns the code. */
+static int fail_res(PGconn *conn, PGresult *res, const char *what, tj_err *err)
 {
-	PGresult *res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+	const char *msg = res ? PQresultErrorMessage(res) : PQerrorMessage(conn);
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	int code = map_state(res);
+
+	if (state && !strcmp(state, "25006")) /* read_only_sql_transaction */
+		tj_fail(err, code, "%s: this database is a read-only hot standby: run writing "
+			"commands against the primary", what);
+	else
+		tj_fail(err, code, "%s: %s", what, msg && *msg ? msg : PQerrorMessage(conn));
+	/* libpq messages end in a newline: keep one line. */
+	if (err) {
+		size_t n = strlen(err->msg);
+
+		while (n && (err->msg[n - 1] == '\n' || err->msg[n - 1] == ' '))
+			err->msg[--n] = '\0';
+	}
+	return code;
+}
+
+/* Hand over a result, or fail with it. */
+static int finish_res(PGconn *conn, PGresult *res, const char *what, PGresult **out,
+		      tj_err *err)
+{
 	ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+	int code;
 
 	if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
-		const char *msg = res ? PQresultErrorMessage(res) : PQerrorMessage(conn);
-		int code = map_state(res);
-
-		const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-
-		if (state && !strcmp(state, "25006")) /* read_only_sql_transaction */
-			tj_fail(err, code, "%s: this database is a read-only hot standby: run writing "
-				"commands against the primary", what);
-		else
-			tj_fail(err, code, "%s: %s", what, msg && *msg ? msg : PQerrorMessage(conn));
-		/* libpq messages end in a newline: keep one line. */
-		if (err) {
-			size_t n = strlen(err->msg);
-
-			while (n && (err->msg[n - 1] == '\n' || err->msg[n - 1] == ' '))
-				err->msg[--n] = '\0';
-		}
+		code = fail_res(conn, res, what, err);
 		PQclear(res);
 		return code;
 	}
@@ -67,6 +78,94 @@ int tj_pq(PGconn *conn, const char *what, const char *sql, int nparams,
 	else
 		PQclear(res);
 	return 0;
+}
+
+int tj_pq(PGconn *conn, const char *what, const char *sql, int nparams,
+	  const char *const *params, PGresult **out, tj_err *err)
+{
+	return finish_res(conn, PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0),
+			  what, out, err);
+}
+
+/*
+ * Which statements a connection has prepared: libpq instance data of an
+ * event procedure, so the list lives and dies with the PGconn (a reset or
+ * a new connection starts empty).
+ */
+struct prepared {
+	const struct tj_stmt **stmts;
+	size_t count, cap;
+};
+
+static int prepared_events(PGEventId id, void *info, void *pass)
+{
+	(void)pass;
+	if (id == PGEVT_CONNRESET || id == PGEVT_CONNDESTROY) {
+		PGconn *conn = id == PGEVT_CONNRESET ? ((PGEventConnReset *)info)->conn
+						     : ((PGEventConnDestroy *)info)->conn;
+		struct prepared *p = PQinstanceData(conn, prepared_events);
+
+		if (p && id == PGEVT_CONNRESET) {
+			p->count = 0;
+		} else if (p) {
+			free(p->stmts);
+			free(p);
+			PQsetInstanceData(conn, prepared_events, NULL);
+		}
+	}
+	return 1;
+}
+
+static struct prepared *prepared_of(PGconn *conn)
+{
+	struct prepared *p = PQinstanceData(conn, prepared_events);
+
+	if (p)
+		return p;
+	if (!(p = calloc(1, sizeof *p)))
+		return NULL;
+	if (!PQregisterEventProc(conn, prepared_events, "traject prepared statements", NULL) ||
+	    !PQsetInstanceData(conn, prepared_events, p)) {
+		free(p);
+		return NULL;
+	}
+	return p;
+}
+
+static bool is_prepared(const struct prepared *p, const struct tj_stmt *stmt)
+{
+	for (size_t i = 0; i < p->count; i++)
+		if (p->stmts[i] == stmt)
+			return true;
+	return false;
+}
+
+int tj_pq_prepared(PGconn *conn, const struct tj_stmt *stmt, const char *what, int nparams,
+		   const char *const *params, PGresult **out, tj_err *err)
+{
+	struct prepared *p = prepared_of(conn);
+	int r;
+
+	if (!p)
+		return tj_fail(err, TJ_ENOMEM, "%s: out of memory", what);
+	if (!is_prepared(p, stmt)) {
+		if (p->count == p->cap) {
+			size_t cap = p->cap ? 2 * p->cap : 8;
+			const struct tj_stmt **s = realloc(p->stmts, cap * sizeof *s);
+
+			if (!s)
+				return tj_fail(err, TJ_ENOMEM, "%s: out of memory", what);
+			p->stmts = s;
+			p->cap = cap;
+		}
+		r = finish_res(conn, PQprepare(conn, stmt->name, stmt->sql, nparams, NULL), what,
+			       NULL, err);
+		if (r < 0)
+			return r;
+		p->stmts[p->count++] = stmt;
+	}
+	return finish_res(conn, PQexecPrepared(conn, stmt->name, nparams, params, NULL, NULL, 0),
+			  what, out, err);
 }
 
 int tj_pq_cmd(PGconn *conn, const char *sql, tj_err *err)

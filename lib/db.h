@@ -15,6 +15,20 @@
 int tj_pq(PGconn *conn, const char *what, const char *sql, int nparams,
 	  const char *const *params, PGresult **out, tj_err *err);
 
+/*
+ * A statement prepared once per connection and run by name afterwards, so
+ * a long-lived session (the daemon) plans it once. Give each one static
+ * storage: its address identifies it.
+ */
+struct tj_stmt {
+	const char *name; /* unique, e.g. "tj_report_data" */
+	const char *sql;
+};
+
+/* tj_pq() for a prepared statement: prepares it on first use on conn. */
+int tj_pq_prepared(PGconn *conn, const struct tj_stmt *stmt, const char *what, int nparams,
+		   const char *const *params, PGresult **out, tj_err *err);
+
 /* Run a statement without parameters or results (BEGIN, COMMIT, ...). */
 int tj_pq_cmd(PGconn *conn, const char *sql, tj_err *err);
 

@@ -1,10 +1,12 @@
 /*
- * Computing a report: runs the SQL functions of sql/002_indicators.sql for
- * one grant, reference date C and knowledge time K, and fills the report
- * model (lib/report.c) with their exact text. All numbers are computed in
- * SQL; this file only fixes K, picks the calendar entry and arranges the
- * values in the document's order. The explanations and the forecast come
- * from sql/006_explanations.sql.
+ * Computing reports: runs traject.report_data (sql/009_indicators_at.sql)
+ * for one grant, its reference dates and one knowledge time K, and fills
+ * the report model (lib/report.c) with the exact text of its values. All
+ * numbers are computed in SQL; this file only fixes K, picks the calendar
+ * entries and arranges the values in the document's order. Several reports
+ * of one grant (the daemon's due reports) come from one statement, so the
+ * grant's events are read once for all of them. The explanations and the
+ * forecast come from sql/006_explanations.sql.
  *
  * Why the lock is a session lock: a REPEATABLE READ snapshot is frozen by
  * the first query of the transaction, so a pg_advisory_xact_lock() inside
@@ -23,15 +25,23 @@
 #include "traject/value.h"
 #include "util.h"
 
+/* One report of the batch. */
+struct item {
+	const struct tj_report_req *req;
+	struct tj_report *rep;
+	char as_of[11];
+	const char *kind;  /* "progress" or "determination" */
+	int entry;         /* its row in the calendar result, or -1 (ad hoc) */
+};
+
 /* Everything one computation carries between its queries. */
 struct ctx {
 	PGconn *conn;
-	struct tj_report *rep;
+	struct item *items;
+	size_t n;
 	char grant_key[24];
 	char known_at[40]; /* traject.iso_utc(K), the parameter of every query */
-	char as_of[11];
 	char version[16];
-	const char *kind;
 	const char *missing; /* a column the SQL did not return (a bug) */
 };
 
@@ -45,24 +55,42 @@ static const char *col_text(const PGresult *res, int row, int col, enum tj_rtype
 	return v;
 }
 
-/* Add the value of column `column` of row `row` as node `name`. */
-static void add_col(struct ctx *c, struct tj_rnode *parent, const char *name, enum tj_rtype type,
-		    const PGresult *res, int row, const char *column)
+/* The index of a column, noting a missing one (the SQL and this file disagree). */
+static int col(struct ctx *c, const PGresult *res, const char *column)
 {
-	int col = PQfnumber(res, column);
+	int i = PQfnumber(res, column);
 
-	if (col < 0) { /* a programming error: the SQL and this table disagree */
+	if (i < 0)
 		c->missing = column;
-		return;
-	}
-	tj_rn_add(c->rep, parent, name, type, col_text(res, row, col, type));
+	return i;
 }
 
-static int q(struct ctx *c, const char *what, const char *sql, PGresult **res, tj_err *err)
+/* Add the value of column `column` of row `row` as node `name`. */
+static void add_col(struct ctx *c, struct tj_report *rep, struct tj_rnode *parent,
+		    const char *name, enum tj_rtype type, const PGresult *res, int row,
+		    const char *column)
 {
-	const char *params[] = { c->grant_key, c->as_of, c->known_at };
+	int i = col(c, res, column);
 
-	return tj_pq(c->conn, what, sql, 3, params, res, err);
+	if (i >= 0)
+		tj_rn_add(rep, parent, name, type, col_text(res, row, i, type));
+}
+
+/* An array literal of quoted elements (ids and dates hold no quote or backslash). */
+static int array_param(tj_buf *b, const char *const *elems, size_t n, tj_err *err)
+{
+	tj_buf_puts(b, "{");
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			tj_buf_puts(b, ",");
+		tj_buf_puts(b, "\"");
+		tj_buf_puts(b, elems[i]);
+		tj_buf_puts(b, "\"");
+	}
+	tj_buf_puts(b, "}");
+	if (b->oom)
+		return tj_fail(err, TJ_ENOMEM, "out of memory");
+	return 0;
 }
 
 /* The message for a K before the grant's first version. */
@@ -90,6 +118,25 @@ static int not_yet_known(struct ctx *c, const char *grant_id, tj_err *err)
 }
 
 /* The grant version at K, the grant's id and K itself. */
+static const struct tj_stmt fix_known_at_sql = {
+	"tj_fix_known_at",
+	"WITH k AS (SELECT coalesce($2::timestamptz, clock_timestamp()) AS k)"
+	" SELECT traject.iso_utc(k.k) AS known_at,"
+	"  k.k > clock_timestamp() AS future,"
+	"  traject.iso_utc(clock_timestamp()) AS now,"
+	"  g.id::text AS id, v.version, v.title, v.grantor, v.grantee,"
+	"  v.period_start, v.period_end, v.currency,"
+	"  round(v.amount_granted, 2) AS amount_granted,"
+	"  round(v.amount_per_trajectory, 2) AS amount_per_trajectory,"
+	"  v.target_trajectories,"
+	"  round(v.baseline_cost_per_child, 2) AS baseline_cost_per_child,"
+	"  trim_scale(v.baseline_days_to_help) AS baseline_days_to_help,"
+	"  trim_scale(v.baseline_indication_rate) AS baseline_indication_rate"
+	" FROM k CROSS JOIN traject.grants g"
+	" LEFT JOIN LATERAL traject.grant_version_at(g.grant_key, k.k) v ON true"
+	" WHERE g.grant_key = $1",
+};
+
 static int fix_known_at(struct ctx *c, const struct tj_report_req *req, PGresult **out,
 			tj_err *err)
 {
@@ -97,23 +144,8 @@ static int fix_known_at(struct ctx *c, const struct tj_report_req *req, PGresult
 	TJ_AUTORES PGresult *res = NULL;
 	int r;
 
-	r = tj_pq(c->conn, "fixing the knowledge time",
-		  "WITH k AS (SELECT coalesce($2::timestamptz, clock_timestamp()) AS k)"
-		  " SELECT traject.iso_utc(k.k) AS known_at,"
-		  "  k.k > clock_timestamp() AS future,"
-		  "  traject.iso_utc(clock_timestamp()) AS now,"
-		  "  g.id::text AS id, v.version, v.title, v.grantor, v.grantee,"
-		  "  v.period_start, v.period_end, v.currency,"
-		  "  round(v.amount_granted, 2) AS amount_granted,"
-		  "  round(v.amount_per_trajectory, 2) AS amount_per_trajectory,"
-		  "  v.target_trajectories,"
-		  "  round(v.baseline_cost_per_child, 2) AS baseline_cost_per_child,"
-		  "  trim_scale(v.baseline_days_to_help) AS baseline_days_to_help,"
-		  "  trim_scale(v.baseline_indication_rate) AS baseline_indication_rate"
-		  " FROM k CROSS JOIN traject.grants g"
-		  " LEFT JOIN LATERAL traject.grant_version_at(g.grant_key, k.k) v ON true"
-		  " WHERE g.grant_key = $1",
-		  2, params, &res, err);
+	r = tj_pq_prepared(c->conn, &fix_known_at_sql, "fixing the knowledge time", 2, params,
+			   &res, err);
 	if (r < 0)
 		return r;
 	if (PQntuples(res) != 1)
@@ -135,26 +167,13 @@ static int fix_known_at(struct ctx *c, const struct tj_report_req *req, PGresult
 	return 0;
 }
 
-/* --report ID: that calendar entry's as_of, kind and due, as known at K. */
-static int pick_entry(struct ctx *c, const struct tj_report_req *req, PGresult **out, tj_err *err)
+/* The calendar report id that is not in the calendar: say which ones are. */
+static int no_entry(struct ctx *c, const char *grant_id, const char *report_id, tj_err *err)
 {
-	const char *params[] = { c->grant_key, c->version, req->report_id };
+	const char *params[] = { c->grant_key, c->version };
 	TJ_AUTORES PGresult *res = NULL;
 	int r;
 
-	r = tj_pq(c->conn, "reading the report calendar",
-		  "SELECT c.id::text AS id, c.kind, c.as_of, c.due FROM traject.calendar c"
-		  " WHERE c.grant_key = $1 AND c.version = $2 AND c.id = $3",
-		  3, params, &res, err);
-	if (r < 0)
-		return r;
-	if (PQntuples(res) == 1) {
-		*out = res;
-		res = NULL;
-		return 0;
-	}
-	PQclear(res);
-	res = NULL;
 	r = tj_pq(c->conn, "reading the report calendar",
 		  "SELECT string_agg(c.id, ', ' ORDER BY c.position) FROM traject.calendar c"
 		  " WHERE c.grant_key = $1 AND c.version = $2",
@@ -163,41 +182,154 @@ static int pick_entry(struct ctx *c, const struct tj_report_req *req, PGresult *
 		return r;
 	return tj_fail(err, TJ_ENOTFOUND,
 		       "grant %s has no report '%s' in its calendar (version %s); its reports are: %s",
-		       req->grant_id, req->report_id, c->version,
+		       grant_id, report_id, c->version,
 		       tj_pq_get(res, 0, 0) ? tj_pq_get(res, 0, 0) : "none");
 }
 
-static void build_grant(struct ctx *c, const PGresult *g)
-{
-	struct tj_rnode *n = tj_rn_add(c->rep, &c->rep->root, "grant", TJ_R_OBJECT, NULL);
-	struct tj_rnode *period;
+static const struct tj_stmt entries_sql = {
+	"tj_calendar_entries",
+	"SELECT c.id::text AS id, c.kind, c.as_of, c.due FROM traject.calendar c"
+	" WHERE c.grant_key = $1 AND c.version = $2 AND c.id = ANY ($3::text[])",
+};
 
-	add_col(c, n, "id", TJ_R_STRING, g, 0, "id");
-	add_col(c, n, "title", TJ_R_STRING, g, 0, "title");
-	add_col(c, n, "grantor", TJ_R_STRING, g, 0, "grantor");
-	add_col(c, n, "grantee", TJ_R_STRING, g, 0, "grantee");
-	period = tj_rn_add(c->rep, n, "period", TJ_R_OBJECT, NULL);
-	add_col(c, period, "start", TJ_R_DATE, g, 0, "period_start");
-	add_col(c, period, "end", TJ_R_DATE, g, 0, "period_end");
-	add_col(c, n, "currency", TJ_R_STRING, g, 0, "currency");
-	add_col(c, n, "amount_granted", TJ_R_MONEY, g, 0, "amount_granted");
-	add_col(c, n, "amount_per_trajectory", TJ_R_MONEY, g, 0, "amount_per_trajectory");
-	add_col(c, n, "target_trajectories", TJ_R_INTEGER, g, 0, "target_trajectories");
-	add_col(c, n, "version", TJ_R_INTEGER, g, 0, "version");
+/* --report ID: each calendar entry's as_of, kind and due, as known at K. */
+static int pick_entries(struct ctx *c, PGresult **out, tj_err *err)
+{
+	TJ_AUTOBUF tj_buf ids = { 0 };
+	TJ_AUTOFREE const char **names = calloc(c->n, sizeof *names);
+	TJ_AUTORES PGresult *res = NULL;
+	const char *params[3] = { c->grant_key, c->version, NULL };
+	size_t count = 0;
+	int r;
+
+	if (!names)
+		return tj_fail(err, TJ_ENOMEM, "out of memory");
+	for (size_t i = 0; i < c->n; i++)
+		if (c->items[i].req->report_id)
+			names[count++] = c->items[i].req->report_id;
+	if (count == 0)
+		return 0;
+	if ((r = array_param(&ids, names, count, err)) < 0)
+		return r;
+	params[2] = ids.data;
+	r = tj_pq_prepared(c->conn, &entries_sql, "reading the report calendar", 3, params, &res,
+			   err);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < c->n; i++) {
+		struct item *it = &c->items[i];
+
+		if (!it->req->report_id)
+			continue;
+		for (int row = 0; row < PQntuples(res) && it->entry < 0; row++)
+			if (!strcmp(PQgetvalue(res, row, 0), it->req->report_id))
+				it->entry = row;
+		if (it->entry < 0)
+			return no_entry(c, it->req->grant_id, it->req->report_id, err);
+		snprintf(it->as_of, sizeof it->as_of, "%s", PQgetvalue(res, it->entry, 2));
+		it->kind = !strcmp(PQgetvalue(res, it->entry, 1), "determination") ? "determination"
+										    : "progress";
+	}
+	*out = res;
+	res = NULL;
+	return 0;
 }
 
-static void build_report_info(struct ctx *c, const PGresult *entry)
-{
-	struct tj_rnode *n = tj_rn_add(c->rep, &c->rep->root, "report", TJ_R_OBJECT, NULL);
+/* ---- the one statement -------------------------------------------------- */
 
-	tj_rn_add(c->rep, n, "id", TJ_R_STRING, entry ? PQgetvalue(entry, 0, 0) : NULL);
-	tj_rn_add(c->rep, n, "kind", TJ_R_STRING, c->kind);
-	tj_rn_add(c->rep, n, "as_of", TJ_R_DATE, c->as_of);
-	tj_rn_add(c->rep, n, "due", TJ_R_DATE, entry ? PQgetvalue(entry, 0, 3) : NULL);
-	tj_rn_add(c->rep, n, "known_at", TJ_R_TIMESTAMP, c->known_at);
-	tj_rn_add(c->rep, n, "version", TJ_R_INTEGER, NULL); /* set when stored */
-	tj_rn_add(c->rep, n, "public", TJ_R_BOOL, "false");  /* tj_report_make_public */
-	tj_rn_add(c->rep, n, "suppress_below", TJ_R_INTEGER, NULL);
+/*
+ * Every number of the batch: the indicators at each reference date with the
+ * obligations beside them (one row per obligation, or one row of
+ * indicators alone), the series points of every report, and for the
+ * determination requests every trajectory's state and the totals. Rows are
+ * grouped by part and date, in the order the document needs them;
+ * COLLATE "C": the same settlement order whatever the database's locale.
+ * $4 holds the series points of all reports (traject.series_points), so
+ * each point is computed once even when several reports show it.
+ */
+static const struct tj_stmt report_sql = {
+	"tj_report_data",
+	"WITH r AS MATERIALIZED ("
+	"  SELECT * FROM traject.report_data($1, $2::date[], $4::date[], $5::date[], $3)"
+	"), o AS ("
+	/* the obligations at each reference date, with the grantee's word where one falls short */
+	"  SELECT r.as_of, ob.*, x.body AS explanation, x.recorded_at AS explained"
+	"  FROM r CROSS JOIN LATERAL traject.obligations_of($1, r.as_of, $3, r.ind) ob"
+	"  LEFT JOIN LATERAL traject.explanation_at($1, ob.id, $3) x"
+	"    ON ob.status IN ('not_met', 'at_risk')"
+	"  WHERE r.part = 'i'"
+	")"
+	" SELECT r.part, r.as_of::text AS as_of, (r.ind).*,"
+	" (r.pt).trajectories_started AS p_started, (r.pt).trajectories_helped AS p_helped,"
+	" (r.pt).trajectories_closed AS p_closed, (r.pt).children_helped AS p_children,"
+	" (r.pt).costs_total AS p_costs,"
+	" (r.tr).reference AS l_reference, (r.tr).registered AS l_registered,"
+	" (r.tr).closed AS l_closed, (r.tr).closing_reason AS l_closing_reason,"
+	" (r.tr).amount AS l_amount, (r.tr).costs_total AS l_costs, (r.tr).realised AS l_realised,"
+	" (r.det).*,"
+	" o.id, o.indicator, o.description, o.op, o.target, o.due, o.value, o.projection,"
+	" o.status, o.money, o.explanation, traject.iso_utc(o.explained) AS explained_at"
+	" FROM r LEFT JOIN o ON r.part = 'i' AND o.as_of = r.as_of"
+	" ORDER BY r.part, r.as_of, o.position, (r.tr).reference COLLATE \"C\"",
+};
+
+/* Which series points belong to which reference date. */
+static const struct tj_stmt points_sql = {
+	"tj_series_points",
+	"SELECT c::text, p::text"
+	" FROM unnest($2::date[]) AS c, unnest(traject.series_points($1, c, $3)) AS p"
+	" ORDER BY 1, 2",
+};
+
+/* The rows of one part and date: [*first, *end) of res (ordered by part, date). */
+static void rows_of(const PGresult *res, const char *part, const char *as_of, int *first,
+		    int *end)
+{
+	int n = PQntuples(res), i = 0;
+
+	while (i < n && (strcmp(PQgetvalue(res, i, 0), part) || strcmp(PQgetvalue(res, i, 1), as_of)))
+		i++;
+	*first = i;
+	while (i < n && !strcmp(PQgetvalue(res, i, 0), part) && !strcmp(PQgetvalue(res, i, 1), as_of))
+		i++;
+	*end = i;
+}
+
+/* ---- building one report ------------------------------------------------ */
+
+static void build_grant(struct ctx *c, struct tj_report *rep, const PGresult *g)
+{
+	struct tj_rnode *n = tj_rn_add(rep, &rep->root, "grant", TJ_R_OBJECT, NULL);
+	struct tj_rnode *period;
+
+	add_col(c, rep, n, "id", TJ_R_STRING, g, 0, "id");
+	add_col(c, rep, n, "title", TJ_R_STRING, g, 0, "title");
+	add_col(c, rep, n, "grantor", TJ_R_STRING, g, 0, "grantor");
+	add_col(c, rep, n, "grantee", TJ_R_STRING, g, 0, "grantee");
+	period = tj_rn_add(rep, n, "period", TJ_R_OBJECT, NULL);
+	add_col(c, rep, period, "start", TJ_R_DATE, g, 0, "period_start");
+	add_col(c, rep, period, "end", TJ_R_DATE, g, 0, "period_end");
+	add_col(c, rep, n, "currency", TJ_R_STRING, g, 0, "currency");
+	add_col(c, rep, n, "amount_granted", TJ_R_MONEY, g, 0, "amount_granted");
+	add_col(c, rep, n, "amount_per_trajectory", TJ_R_MONEY, g, 0, "amount_per_trajectory");
+	add_col(c, rep, n, "target_trajectories", TJ_R_INTEGER, g, 0, "target_trajectories");
+	add_col(c, rep, n, "version", TJ_R_INTEGER, g, 0, "version");
+}
+
+static void build_report_info(struct ctx *c, const struct item *it, const PGresult *entries)
+{
+	struct tj_report *rep = it->rep;
+	struct tj_rnode *n = tj_rn_add(rep, &rep->root, "report", TJ_R_OBJECT, NULL);
+	bool cal = it->entry >= 0;
+
+	tj_rn_add(rep, n, "id", TJ_R_STRING, cal ? PQgetvalue(entries, it->entry, 0) : NULL);
+	tj_rn_add(rep, n, "kind", TJ_R_STRING, it->kind);
+	tj_rn_add(rep, n, "as_of", TJ_R_DATE, it->as_of);
+	tj_rn_add(rep, n, "due", TJ_R_DATE, cal ? PQgetvalue(entries, it->entry, 3) : NULL);
+	tj_rn_add(rep, n, "known_at", TJ_R_TIMESTAMP, c->known_at);
+	tj_rn_add(rep, n, "version", TJ_R_INTEGER, NULL); /* set when stored */
+	tj_rn_add(rep, n, "public", TJ_R_BOOL, "false");  /* tj_report_make_public */
+	tj_rn_add(rep, n, "suppress_below", TJ_R_INTEGER, NULL);
 }
 
 /* The indicators object: indicators.md's table order, then the extra one. */
@@ -236,57 +368,30 @@ static const struct {
 	{ "extra_children_within_budget", "extra_children_within_budget", TJ_R_INTEGER, 'i' },
 };
 
-/*
- * The indicators and the obligations come from one query, so the planner
- * works out the indicators once: one row per obligation (in the grant's
- * order) with the indicators beside it, or one row of indicators alone.
- */
-static int query_indicators(struct ctx *c, PGresult **res, tj_err *err)
-{
-	int r = q(c, "computing the indicators and obligations",
-		  "SELECT i.*, o.id, o.indicator, o.description, o.op, o.target, o.due, o.value,"
-		  " o.projection, o.status, o.money, x.body AS explanation,"
-		  " traject.iso_utc(x.recorded_at) AS explained_at"
-		  " FROM traject.indicators($1, $2, $3) i"
-		  " LEFT JOIN LATERAL traject.obligations_of($1, $2, $3, i) o ON true"
-		  /* the grantee's word, where an obligation falls short */
-		  " LEFT JOIN LATERAL traject.explanation_at($1, o.id, $3) x"
-		  "   ON o.status IN ('not_met', 'at_risk')"
-		  " ORDER BY o.position",
-		  res, err);
-
-	if (r == 0 && PQntuples(*res) < 1) {
-		PQclear(*res);
-		*res = NULL;
-		return tj_fail(err, TJ_EDB, "computing the indicators: no result row");
-	}
-	return r;
-}
-
-static void build_indicators(struct ctx *c, const PGresult *res)
+static void build_indicators(struct ctx *c, struct tj_report *rep, const PGresult *res, int row)
 {
 	struct tj_rnode *n, *reasons = NULL, *quality = NULL;
 
-	n = tj_rn_add(c->rep, &c->rep->root, "indicators", TJ_R_OBJECT, NULL);
+	n = tj_rn_add(rep, &rep->root, "indicators", TJ_R_OBJECT, NULL);
 	for (size_t i = 0; i < TJ_ARRAY_SIZE(indicator_cols); i++) {
 		struct tj_rnode *parent = n;
 
 		if (indicator_cols[i].group == 'c') {
 			if (!reasons)
-				reasons = tj_rn_add(c->rep, n, "closed_by_reason", TJ_R_OBJECT, NULL);
+				reasons = tj_rn_add(rep, n, "closed_by_reason", TJ_R_OBJECT, NULL);
 			parent = reasons;
 		} else if (indicator_cols[i].group == 'q') {
 			if (!quality)
-				quality = tj_rn_add(c->rep, n, "data_quality", TJ_R_OBJECT, NULL);
+				quality = tj_rn_add(rep, n, "data_quality", TJ_R_OBJECT, NULL);
 			parent = quality;
 		}
-		add_col(c, parent, indicator_cols[i].name, indicator_cols[i].type, res, 0,
+		add_col(c, rep, parent, indicator_cols[i].name, indicator_cols[i].type, res, row,
 			indicator_cols[i].column);
 	}
 }
 
 /* baseline: only when the grant version at K has one. */
-static void build_baseline(struct ctx *c, const PGresult *g)
+static void build_baseline(struct ctx *c, struct tj_report *rep, const PGresult *g)
 {
 	struct tj_rnode *n;
 	int cost = PQfnumber(g, "baseline_cost_per_child");
@@ -295,61 +400,68 @@ static void build_baseline(struct ctx *c, const PGresult *g)
 
 	if (PQgetisnull(g, 0, cost) && PQgetisnull(g, 0, days) && PQgetisnull(g, 0, rate))
 		return;
-	n = tj_rn_add(c->rep, &c->rep->root, "baseline", TJ_R_OBJECT, NULL);
-	add_col(c, n, "cost_per_child", TJ_R_MONEY, g, 0, "baseline_cost_per_child");
-	add_col(c, n, "days_to_help", TJ_R_DECIMAL, g, 0, "baseline_days_to_help");
-	add_col(c, n, "indication_rate", TJ_R_DECIMAL, g, 0, "baseline_indication_rate");
+	n = tj_rn_add(rep, &rep->root, "baseline", TJ_R_OBJECT, NULL);
+	add_col(c, rep, n, "cost_per_child", TJ_R_MONEY, g, 0, "baseline_cost_per_child");
+	add_col(c, rep, n, "days_to_help", TJ_R_DECIMAL, g, 0, "baseline_days_to_help");
+	add_col(c, rep, n, "indication_rate", TJ_R_DECIMAL, g, 0, "baseline_indication_rate");
 }
 
-static void build_obligations(struct ctx *c, const PGresult *res)
+static void build_obligations(struct ctx *c, struct tj_report *rep, const PGresult *res,
+			      int first, int end)
 {
-	struct tj_rnode *list = tj_rn_add(c->rep, &c->rep->root, "obligations", TJ_R_LIST, NULL);
-	int money = PQfnumber(res, "money");
+	struct tj_rnode *list = tj_rn_add(rep, &rep->root, "obligations", TJ_R_LIST, NULL);
+	int id = col(c, res, "id"), money = col(c, res, "money");
 
-	for (int i = 0; i < PQntuples(res); i++) {
+	if (id < 0 || money < 0)
+		return;
+	for (int i = first; i < end; i++) {
 		struct tj_rnode *o;
 		enum tj_rtype num;
 
-		if (PQgetisnull(res, i, PQfnumber(res, "id")))
+		if (PQgetisnull(res, i, id))
 			continue; /* the grant has no obligations */
-		o = tj_rn_add(c->rep, list, "obligation", TJ_R_OBJECT, NULL);
+		o = tj_rn_add(rep, list, "obligation", TJ_R_OBJECT, NULL);
 		num = !strcmp(PQgetvalue(res, i, money), "t") ? TJ_R_MONEY : TJ_R_DECIMAL;
-		add_col(c, o, "id", TJ_R_STRING, res, i, "id");
-		add_col(c, o, "indicator", TJ_R_STRING, res, i, "indicator");
-		add_col(c, o, "description", TJ_R_STRING, res, i, "description");
-		add_col(c, o, "op", TJ_R_STRING, res, i, "op");
-		add_col(c, o, "target", num, res, i, "target");
-		add_col(c, o, "due", TJ_R_DATE, res, i, "due");
-		add_col(c, o, "value", num, res, i, "value");
-		add_col(c, o, "projection", num, res, i, "projection");
-		add_col(c, o, "status", TJ_R_STRING, res, i, "status");
-		add_col(c, o, "explanation", TJ_R_STRING, res, i, "explanation");
-		add_col(c, o, "explained_at", TJ_R_TIMESTAMP, res, i, "explained_at");
+		add_col(c, rep, o, "id", TJ_R_STRING, res, i, "id");
+		add_col(c, rep, o, "indicator", TJ_R_STRING, res, i, "indicator");
+		add_col(c, rep, o, "description", TJ_R_STRING, res, i, "description");
+		add_col(c, rep, o, "op", TJ_R_STRING, res, i, "op");
+		add_col(c, rep, o, "target", num, res, i, "target");
+		add_col(c, rep, o, "due", TJ_R_DATE, res, i, "due");
+		add_col(c, rep, o, "value", num, res, i, "value");
+		add_col(c, rep, o, "projection", num, res, i, "projection");
+		add_col(c, rep, o, "status", TJ_R_STRING, res, i, "status");
+		add_col(c, rep, o, "explanation", TJ_R_STRING, res, i, "explanation");
+		add_col(c, rep, o, "explained_at", TJ_R_TIMESTAMP, res, i, "explained_at");
 	}
 }
 
-static int build_series(struct ctx *c, tj_err *err)
+/* The series of one report: its points (from `points`) in date order. */
+static void build_series(struct ctx *c, const struct item *it, const PGresult *res,
+			 const PGresult *points)
 {
-	TJ_AUTORES PGresult *res = NULL;
-	struct tj_rnode *list;
-	int r;
+	struct tj_report *rep = it->rep;
+	struct tj_rnode *list = tj_rn_add(rep, &rep->root, "series", TJ_R_LIST, NULL);
 
-	r = q(c, "computing the series",
-	      "SELECT * FROM traject.series($1, $2, $3) s ORDER BY s.point", &res, err);
-	if (r < 0)
-		return r;
-	list = tj_rn_add(c->rep, &c->rep->root, "series", TJ_R_LIST, NULL);
-	for (int i = 0; i < PQntuples(res); i++) {
-		struct tj_rnode *p = tj_rn_add(c->rep, list, "point", TJ_R_OBJECT, NULL);
+	for (int i = 0; i < PQntuples(points); i++) {
+		struct tj_rnode *p;
+		int row, end;
 
-		add_col(c, p, "date", TJ_R_DATE, res, i, "point");
-		add_col(c, p, "trajectories_started", TJ_R_INTEGER, res, i, "trajectories_started");
-		add_col(c, p, "trajectories_helped", TJ_R_INTEGER, res, i, "trajectories_helped");
-		add_col(c, p, "trajectories_closed", TJ_R_INTEGER, res, i, "trajectories_closed");
-		add_col(c, p, "children_helped", TJ_R_INTEGER, res, i, "children_helped");
-		add_col(c, p, "costs_total", TJ_R_MONEY, res, i, "costs_total");
+		if (strcmp(PQgetvalue(points, i, 0), it->as_of))
+			continue;
+		rows_of(res, "p", PQgetvalue(points, i, 1), &row, &end);
+		if (row == end) {
+			c->missing = "a series point";
+			return;
+		}
+		p = tj_rn_add(rep, list, "point", TJ_R_OBJECT, NULL);
+		add_col(c, rep, p, "date", TJ_R_DATE, res, row, "as_of");
+		add_col(c, rep, p, "trajectories_started", TJ_R_INTEGER, res, row, "p_started");
+		add_col(c, rep, p, "trajectories_helped", TJ_R_INTEGER, res, row, "p_helped");
+		add_col(c, rep, p, "trajectories_closed", TJ_R_INTEGER, res, row, "p_closed");
+		add_col(c, rep, p, "children_helped", TJ_R_INTEGER, res, row, "p_children");
+		add_col(c, rep, p, "costs_total", TJ_R_MONEY, res, row, "p_costs");
 	}
-	return 0;
 }
 
 /*
@@ -357,113 +469,179 @@ static int build_series(struct ctx *c, tj_err *err)
  * (granted, committed, settled, costs: the indicators at C, repeated so the
  * part stands on its own) and the amounts determined, then the settlement.
  */
-static int build_determination(struct ctx *c, const PGresult *grant, const PGresult *ind,
-			       tj_err *err)
+static void build_determination(struct ctx *c, const struct item *it, const PGresult *grant,
+				const PGresult *res, int ind)
 {
-	TJ_AUTORES PGresult *tot = NULL;
-	TJ_AUTORES PGresult *lines = NULL;
+	struct tj_report *rep = it->rep;
 	struct tj_rnode *n, *list;
-	int r;
+	int tot, end, first, last;
+	int ref = col(c, res, "l_reference"), reg = col(c, res, "l_registered");
+	int clo = col(c, res, "l_closed"), why = col(c, res, "l_closing_reason");
+	int amt = col(c, res, "l_amount"), cst = col(c, res, "l_costs");
+	int real = col(c, res, "l_realised");
 
-	if ((r = q(c, "computing the determination",
-		   "SELECT * FROM traject.determination($1, $2, $3)", &tot, err)) < 0)
-		return r;
-	/* COLLATE "C": the same order whatever the database's locale. */
-	if ((r = q(c, "computing the settlement",
-		   "SELECT * FROM traject.settlement($1, $2, $3) s"
-		   " ORDER BY s.reference COLLATE \"C\"",
-		   &lines, err)) < 0)
-		return r;
-	if (PQntuples(tot) != 1)
-		return tj_fail(err, TJ_EDB, "computing the determination: no result row");
-	n = tj_rn_add(c->rep, &c->rep->root, "determination", TJ_R_OBJECT, NULL);
-	add_col(c, n, "trajectories_realised", TJ_R_INTEGER, tot, 0, "trajectories_realised");
-	add_col(c, n, "amount_granted", TJ_R_MONEY, grant, 0, "amount_granted");
-	add_col(c, n, "amount_committed", TJ_R_MONEY, ind, 0, "amount_committed");
-	add_col(c, n, "amount_settled", TJ_R_MONEY, ind, 0, "amount_settled");
-	add_col(c, n, "costs_total", TJ_R_MONEY, ind, 0, "costs_total");
-	add_col(c, n, "amount_determined", TJ_R_MONEY, tot, 0, "amount_determined");
-	add_col(c, n, "amount_difference", TJ_R_MONEY, tot, 0, "amount_difference");
-	list = tj_rn_add(c->rep, n, "settlement", TJ_R_LIST, NULL);
-	for (int i = 0; i < PQntuples(lines); i++) {
-		struct tj_rnode *l = tj_rn_add(c->rep, list, "line", TJ_R_OBJECT, NULL);
-
-		add_col(c, l, "reference", TJ_R_STRING, lines, i, "reference");
-		add_col(c, l, "registered", TJ_R_DATE, lines, i, "registered");
-		add_col(c, l, "closed", TJ_R_DATE, lines, i, "closed");
-		add_col(c, l, "closing_reason", TJ_R_STRING, lines, i, "closing_reason");
-		add_col(c, l, "amount", TJ_R_MONEY, lines, i, "amount");
-		add_col(c, l, "costs_total", TJ_R_MONEY, lines, i, "costs_total");
-		add_col(c, l, "realised", TJ_R_BOOL, lines, i, "realised");
+	rows_of(res, "t", it->as_of, &tot, &end);
+	if (tot == end) {
+		c->missing = "the determination totals";
+		return;
 	}
-	return 0;
+	if (ref < 0 || reg < 0 || clo < 0 || why < 0 || amt < 0 || cst < 0 || real < 0)
+		return;
+	n = tj_rn_add(rep, &rep->root, "determination", TJ_R_OBJECT, NULL);
+	add_col(c, rep, n, "trajectories_realised", TJ_R_INTEGER, res, tot, "trajectories_realised");
+	add_col(c, rep, n, "amount_granted", TJ_R_MONEY, grant, 0, "amount_granted");
+	add_col(c, rep, n, "amount_committed", TJ_R_MONEY, res, ind, "amount_committed");
+	add_col(c, rep, n, "amount_settled", TJ_R_MONEY, res, ind, "amount_settled");
+	add_col(c, rep, n, "costs_total", TJ_R_MONEY, res, ind, "costs_total");
+	add_col(c, rep, n, "amount_determined", TJ_R_MONEY, res, tot, "amount_determined");
+	add_col(c, rep, n, "amount_difference", TJ_R_MONEY, res, tot, "amount_difference");
+	list = tj_rn_add(rep, n, "settlement", TJ_R_LIST, NULL);
+	rows_of(res, "s", it->as_of, &first, &last);
+	for (int i = first; i < last; i++) {
+		struct tj_rnode *l = tj_rn_add(rep, list, "line", TJ_R_OBJECT, NULL);
+
+		tj_rn_add(rep, l, "reference", TJ_R_STRING, col_text(res, i, ref, TJ_R_STRING));
+		tj_rn_add(rep, l, "registered", TJ_R_DATE, col_text(res, i, reg, TJ_R_DATE));
+		tj_rn_add(rep, l, "closed", TJ_R_DATE, col_text(res, i, clo, TJ_R_DATE));
+		tj_rn_add(rep, l, "closing_reason", TJ_R_STRING, col_text(res, i, why, TJ_R_STRING));
+		tj_rn_add(rep, l, "amount", TJ_R_MONEY, col_text(res, i, amt, TJ_R_MONEY));
+		tj_rn_add(rep, l, "costs_total", TJ_R_MONEY, col_text(res, i, cst, TJ_R_MONEY));
+		tj_rn_add(rep, l, "realised", TJ_R_BOOL, col_text(res, i, real, TJ_R_BOOL));
+	}
 }
 
 /* trajectctl status: what would be determined if the period ended at C. */
-static int build_forecast(struct ctx *c, tj_err *err)
+static int build_forecast(struct ctx *c, const struct item *it, tj_err *err)
 {
+	const char *params[] = { c->grant_key, it->as_of, c->known_at };
 	TJ_AUTORES PGresult *res = NULL;
+	struct tj_report *rep = it->rep;
 	struct tj_rnode *n;
 	int r;
 
-	if ((r = q(c, "computing the forecast", "SELECT * FROM traject.forecast($1, $2, $3)", &res,
-		   err)) < 0)
+	r = tj_pq(c->conn, "computing the forecast", "SELECT * FROM traject.forecast($1, $2, $3)",
+		  3, params, &res, err);
+	if (r < 0)
 		return r;
 	if (PQntuples(res) != 1)
 		return tj_fail(err, TJ_EDB, "computing the forecast: no result row");
-	n = tj_rn_add(c->rep, &c->rep->root, "forecast", TJ_R_OBJECT, NULL);
-	add_col(c, n, "as_of", TJ_R_DATE, res, 0, "as_of");
-	add_col(c, n, "trajectories_realised", TJ_R_INTEGER, res, 0, "trajectories_realised");
-	add_col(c, n, "amount_granted", TJ_R_MONEY, res, 0, "amount_granted");
-	add_col(c, n, "amount_determined", TJ_R_MONEY, res, 0, "amount_determined");
-	add_col(c, n, "shortfall", TJ_R_MONEY, res, 0, "shortfall");
-	add_col(c, n, "projected_realised", TJ_R_DECIMAL, res, 0, "projected_realised");
-	add_col(c, n, "projected_amount", TJ_R_MONEY, res, 0, "projected_amount");
-	add_col(c, n, "at_risk", TJ_R_BOOL, res, 0, "at_risk");
+	n = tj_rn_add(rep, &rep->root, "forecast", TJ_R_OBJECT, NULL);
+	add_col(c, rep, n, "as_of", TJ_R_DATE, res, 0, "as_of");
+	add_col(c, rep, n, "trajectories_realised", TJ_R_INTEGER, res, 0, "trajectories_realised");
+	add_col(c, rep, n, "amount_granted", TJ_R_MONEY, res, 0, "amount_granted");
+	add_col(c, rep, n, "amount_determined", TJ_R_MONEY, res, 0, "amount_determined");
+	add_col(c, rep, n, "shortfall", TJ_R_MONEY, res, 0, "shortfall");
+	add_col(c, rep, n, "projected_realised", TJ_R_DECIMAL, res, 0, "projected_realised");
+	add_col(c, rep, n, "projected_amount", TJ_R_MONEY, res, 0, "projected_amount");
+	add_col(c, rep, n, "at_risk", TJ_R_BOOL, res, 0, "at_risk");
 	return 0;
 }
 
-/* Everything inside the snapshot: K, the calendar entry, the sections. */
-static int compute_locked(struct ctx *c, const struct tj_report_req *req, tj_err *err)
+/* One report from the batch's results, in the document's order. */
+static int build_one(struct ctx *c, struct item *it, const PGresult *grant,
+		     const PGresult *entries, const PGresult *res, const PGresult *points,
+		     tj_err *err)
 {
-	TJ_AUTORES PGresult *grant = NULL;
-	TJ_AUTORES PGresult *entry = NULL;
-	TJ_AUTORES PGresult *ind = NULL;
-	int r;
+	int first, end, r;
 
-	if ((r = fix_known_at(c, req, &grant, err)) < 0)
-		return r;
-	if (req->report_id) {
-		if ((r = pick_entry(c, req, &entry, err)) < 0)
-			return r;
-		snprintf(c->as_of, sizeof c->as_of, "%s", PQgetvalue(entry, 0, 2));
-		c->kind = !strcmp(PQgetvalue(entry, 0, 1), "determination") ? "determination"
-									      : "progress";
-	}
-	if ((r = query_indicators(c, &ind, err)) < 0)
-		return r;
-	build_grant(c, grant);
-	build_report_info(c, entry);
-	build_indicators(c, ind);
-	build_baseline(c, grant);
-	build_obligations(c, ind);
-	if ((r = build_series(c, err)) < 0)
-		return r;
-	if (!strcmp(c->kind, "determination") && (r = build_determination(c, grant, ind, err)) < 0)
-		return r;
-	if (req->forecast && (r = build_forecast(c, err)) < 0)
+	rows_of(res, "i", it->as_of, &first, &end);
+	if (first == end)
+		return tj_fail(err, TJ_EDB, "computing the indicators: no result row for %s",
+			       it->as_of);
+	build_grant(c, it->rep, grant);
+	build_report_info(c, it, entries);
+	build_indicators(c, it->rep, res, first);
+	build_baseline(c, it->rep, grant);
+	build_obligations(c, it->rep, res, first, end);
+	build_series(c, it, res, points);
+	if (!strcmp(it->kind, "determination"))
+		build_determination(c, it, grant, res, first);
+	if (it->req->forecast && (r = build_forecast(c, it, err)) < 0)
 		return r;
 	if (c->missing)
 		return tj_fail(err, TJ_ESCHEMA,
-			       "the database did not return the column %s: is its schema the one "
-			       "this trajectctl was built for?",
+			       "the database did not return %s: is its schema the one this "
+			       "program was built for?",
 			       c->missing);
-	if (c->rep->oom)
+	if (it->rep->oom)
 		return tj_fail(err, TJ_ENOMEM, "out of memory building the report");
 	return 0;
 }
 
-static int check_request(const struct tj_report_req *req, tj_err *err)
+/* The distinct reference dates, and those of the determination requests. */
+static int date_params(struct ctx *c, tj_buf *dates, tj_buf *settle, tj_err *err)
+{
+	TJ_AUTOFREE const char **d = calloc(c->n, sizeof *d);
+	TJ_AUTOFREE const char **s = calloc(c->n, sizeof *s);
+	size_t nd = 0, ns = 0;
+	int r;
+
+	if (!d || !s)
+		return tj_fail(err, TJ_ENOMEM, "out of memory");
+	for (size_t i = 0; i < c->n; i++) {
+		d[nd++] = c->items[i].as_of;
+		if (!strcmp(c->items[i].kind, "determination"))
+			s[ns++] = c->items[i].as_of;
+	}
+	if ((r = array_param(dates, d, nd, err)) < 0)
+		return r;
+	return array_param(settle, s, ns, err);
+}
+
+/* The union of the series points of all reports, as an array literal. */
+static int points_param(const PGresult *points, tj_buf *out, tj_err *err)
+{
+	int n = PQntuples(points);
+	TJ_AUTOFREE const char **p = calloc((size_t)n + 1, sizeof *p);
+	size_t np = 0;
+
+	if (!p)
+		return tj_fail(err, TJ_ENOMEM, "out of memory");
+	for (int i = 0; i < n; i++)
+		p[np++] = PQgetvalue(points, i, 1); /* SQL's unnest makes duplicates harmless */
+	return array_param(out, p, np, err);
+}
+
+/* Everything inside the snapshot: K, the calendar entries, the sections. */
+static int compute_locked(struct ctx *c, tj_err *err)
+{
+	TJ_AUTORES PGresult *grant = NULL;
+	TJ_AUTORES PGresult *entries = NULL;
+	TJ_AUTORES PGresult *points = NULL;
+	TJ_AUTORES PGresult *res = NULL;
+	TJ_AUTOBUF tj_buf dates = { 0 };
+	TJ_AUTOBUF tj_buf settle = { 0 };
+	TJ_AUTOBUF tj_buf pts = { 0 };
+	int r;
+
+	if ((r = fix_known_at(c, c->items[0].req, &grant, err)) < 0 ||
+	    (r = pick_entries(c, &entries, err)) < 0 || (r = date_params(c, &dates, &settle, err)) < 0)
+		return r;
+	{
+		const char *params[] = { c->grant_key, dates.data, c->known_at };
+
+		r = tj_pq_prepared(c->conn, &points_sql, "computing the series points", 3, params,
+				   &points, err);
+	}
+	if (r < 0 || (r = points_param(points, &pts, err)) < 0)
+		return r;
+	{
+		const char *params[] = { c->grant_key, dates.data, c->known_at, pts.data,
+					 settle.data };
+
+		r = tj_pq_prepared(c->conn, &report_sql, "computing the indicators", 5, params, &res,
+				   err);
+	}
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < c->n; i++)
+		if ((r = build_one(c, &c->items[i], grant, entries, res, points, err)) < 0)
+			return r;
+	return 0;
+}
+
+static int check_request(const struct tj_report_req *req, const struct tj_report_req *first,
+			 tj_err *err)
 {
 	int32_t d;
 
@@ -482,6 +660,10 @@ static int check_request(const struct tj_report_req *req, tj_err *err)
 			       req->known_at);
 	if (req->kind != TJ_REPORT_PROGRESS && req->kind != TJ_REPORT_DETERMINATION)
 		return tj_fail(err, TJ_EINVAL, "unknown report kind %d", (int)req->kind);
+	if (strcmp(req->grant_id, first->grant_id) || !req->known_at != !first->known_at ||
+	    (req->known_at && strcmp(req->known_at, first->known_at)))
+		return tj_fail(err, TJ_EUSAGE,
+			       "reports computed together need one grant and one knowledge time");
 	return 0;
 }
 
@@ -501,17 +683,48 @@ static int find_grant(struct ctx *c, const char *id, tj_err *err)
 	return 0;
 }
 
-int tj_report_compute(PGconn *conn, const struct tj_report_req *req, struct tj_report **out,
-		      tj_err *err)
+/* The batch in its transaction, between the grant's lock and its release. */
+static int compute_all(struct ctx *c, tj_err *err)
 {
-	struct ctx c = { .conn = conn };
-	struct tj_report_req on_standby;
-	char standby_k[40];
-	const char *key[1];
+	const char *key[1] = { c->grant_key };
 	int r;
 
-	if ((r = check_request(req, err)) < 0)
+	r = tj_pq(c->conn, "waiting for the grant's imports to finish",
+		  "SELECT pg_advisory_lock(traject.lock_class(), $1::integer)", 1, key, NULL, err);
+	if (r < 0)
 		return r;
+	r = tj_pq_cmd(c->conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", err);
+	/*
+	 * The queries are small but the planner's guess for a long series can
+	 * pass jit_above_cost, and compiling then costs 100 times the query.
+	 */
+	if (r == 0)
+		r = tj_pq_cmd(c->conn, "SET LOCAL jit = off", err);
+	if (r == 0)
+		r = compute_locked(c, err);
+	if (r == 0)
+		r = tj_pq_cmd(c->conn, "COMMIT", err);
+	else
+		tj_pq_rollback(c->conn);
+	PQclear(PQexecParams(c->conn,
+			     "SELECT pg_advisory_unlock(traject.lock_class(), $1::integer)", 1, NULL,
+			     key, NULL, NULL, 0));
+	return r;
+}
+
+int tj_report_compute_many(PGconn *conn, const struct tj_report_req *reqs, size_t n,
+			   struct tj_report **out, tj_err *err)
+{
+	struct ctx c = { .conn = conn };
+	struct tj_report_req *on_standby = NULL;
+	char standby_k[40];
+	int r;
+
+	if (n == 0)
+		return tj_fail(err, TJ_EUSAGE, "no report to compute");
+	for (size_t i = 0; i < n; i++)
+		if ((r = check_request(&reqs[i], &reqs[0], err)) < 0)
+			return r;
 	if (PQtransactionStatus(conn) != PQTRANS_IDLE)
 		return tj_fail(err, TJ_EUSAGE,
 			       "a report runs its own transaction: call it outside one");
@@ -520,47 +733,51 @@ int tj_report_compute(PGconn *conn, const struct tj_report_req *req, struct tj_r
 	 * writers: K must be one the standby has replayed completely
 	 * (include/traject/standby.h). On a primary this is one round trip.
 	 */
-	r = tj_standby_known_at(conn, req->known_at, TJ_STANDBY_WAIT_MS, standby_k, err);
+	r = tj_standby_known_at(conn, reqs[0].known_at, TJ_STANDBY_WAIT_MS, standby_k, err);
 	if (r < 0)
 		return r;
-	if (r == TJ_STANDBY) {
-		on_standby = *req;
-		on_standby.known_at = standby_k;
-		req = &on_standby;
+	if (!(c.items = calloc(n, sizeof *c.items)) ||
+	    (r == TJ_STANDBY && !(on_standby = calloc(n, sizeof *on_standby)))) {
+		free(c.items);
+		return tj_fail(err, TJ_ENOMEM, "out of memory");
 	}
-	if (req->as_of) {
-		snprintf(c.as_of, sizeof c.as_of, "%s", req->as_of);
-		c.kind = req->kind == TJ_REPORT_DETERMINATION ? "determination" : "progress";
+	c.n = n;
+	for (size_t i = 0; i < n; i++) {
+		struct item *it = &c.items[i];
+
+		it->req = &reqs[i];
+		if (on_standby) {
+			on_standby[i] = reqs[i];
+			on_standby[i].known_at = standby_k;
+			it->req = &on_standby[i];
+		}
+		it->entry = -1;
+		if (it->req->as_of) {
+			snprintf(it->as_of, sizeof it->as_of, "%s", it->req->as_of);
+			it->kind = it->req->kind == TJ_REPORT_DETERMINATION ? "determination"
+									     : "progress";
+		}
 	}
-	if ((r = find_grant(&c, req->grant_id, err)) < 0 || (r = tj_report_new(&c.rep, err)) < 0)
-		return r;
-	key[0] = c.grant_key;
-	r = tj_pq(conn, "waiting for the grant's imports to finish",
-		  "SELECT pg_advisory_lock(traject.lock_class(), $1::integer)", 1, key, NULL, err);
-	if (r < 0)
-		goto out;
-	r = tj_pq_cmd(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", err);
-	/*
-	 * The queries are small but the planner's guess for a long series can
-	 * pass jit_above_cost, and compiling then costs 100 times the query.
-	 */
+	r = find_grant(&c, reqs[0].grant_id, err);
+	for (size_t i = 0; r == 0 && i < n; i++)
+		r = tj_report_new(&c.items[i].rep, err);
 	if (r == 0)
-		r = tj_pq_cmd(conn, "SET LOCAL jit = off", err);
-	if (r == 0)
-		r = compute_locked(&c, req, err);
-	if (r == 0)
-		r = tj_pq_cmd(conn, "COMMIT", err);
-	else
-		tj_pq_rollback(conn);
-	PQclear(PQexecParams(conn, "SELECT pg_advisory_unlock(traject.lock_class(), $1::integer)",
-			     1, NULL, key, NULL, NULL, 0));
-out:
-	if (r < 0) {
-		tj_report_free(c.rep);
-		return r;
+		r = compute_all(&c, err);
+	for (size_t i = 0; i < n; i++) {
+		if (r == 0)
+			out[i] = c.items[i].rep;
+		else
+			tj_report_free(c.items[i].rep);
 	}
-	*out = c.rep;
-	return 0;
+	free(on_standby);
+	free(c.items);
+	return r;
+}
+
+int tj_report_compute(PGconn *conn, const struct tj_report_req *req, struct tj_report **out,
+		      tj_err *err)
+{
+	return tj_report_compute_many(conn, req, 1, out, err);
 }
 
 int tj_report_today(PGconn *conn, const char *zone, char out[static 11], tj_err *err)

@@ -22,7 +22,7 @@
 
 #define OUTBOX_LOCK "SELECT pg_advisory_xact_lock(traject.outbox_lock_class(), $1::integer)"
 
-/* ---- the calendar entry -------------------------------------------------- */
+/* ---- the calendar entries ------------------------------------------------ */
 
 struct entry {
 	char key[24];
@@ -30,33 +30,56 @@ struct entry {
 	int latest; /* newest stored version, 0 for none */
 };
 
-static int find_entry(PGconn *conn, const char *grant_id, const char *report_id, struct entry *e,
-		      tj_err *err)
+/* One report of a grant's batch, from its calendar entry to its documents. */
+struct gen {
+	const char *report_id;
+	struct entry e;
+	bool todo;    /* a version is to be made */
+	bool late;
+	int version;  /* the version to make */
+	struct rendered {
+		struct rendering {
+			const char *format;
+			char *body;
+			size_t len;
+		} doc[2];
+		int count;
+		char known_at[40];
+		char grant_version[16];
+		char kind[16];
+	} rd;
+	int outcome;  /* 0 stored, 1 another generator was first */
+};
+
+static const struct tj_stmt entries_sql = {
+	"tj_outbox_entries",
+	"SELECT c.id::text, c.as_of, c.due, (SELECT coalesce(max(rv.version), 0)"
+	"   FROM traject.report_versions rv"
+	"   WHERE rv.grant_key = c.grant_key AND rv.report_id = c.id)"
+	" FROM traject.calendar c WHERE c.grant_key = $1"
+	" AND c.version = traject.current_grant_version($1) AND c.id = ANY ($2::text[])",
+};
+
+/* An array literal of report ids (references hold no quote or backslash). */
+static int ids_param(struct gen *g, size_t n, tj_buf *b, tj_err *err)
+{
+	tj_buf_puts(b, "{");
+	for (size_t i = 0; i < n; i++) {
+		tj_buf_puts(b, i ? ",\"" : "\"");
+		tj_buf_puts(b, g[i].report_id);
+		tj_buf_puts(b, "\"");
+	}
+	tj_buf_puts(b, "}");
+	return b->oom ? tj_fail(err, TJ_ENOMEM, "out of memory") : 0;
+}
+
+static int no_entry(PGconn *conn, const char *key, const char *grant_id, const char *report_id,
+		    tj_err *err)
 {
 	TJ_AUTORES PGresult *res = NULL;
-	const char *params[2] = { e->key, report_id };
+	const char *params[1] = { key };
 	int r;
 
-	if ((r = tj_outbox_grant_key(conn, grant_id, e->key, err)) < 0)
-		return r;
-	r = tj_pq(conn, "reading the calendar",
-		  "SELECT c.as_of, c.due, (SELECT coalesce(max(rv.version), 0)"
-		  "   FROM traject.report_versions rv"
-		  "   WHERE rv.grant_key = c.grant_key AND rv.report_id = c.id)"
-		  " FROM traject.calendar c WHERE c.grant_key = $1"
-		  " AND c.version = traject.current_grant_version($1) AND c.id = $2",
-		  2, params, &res, err);
-	if (r < 0)
-		return r;
-	if (PQntuples(res) == 1) {
-		if (tj_date_parse(PQgetvalue(res, 0, 0), &e->as_of) < 0 ||
-		    tj_date_parse(PQgetvalue(res, 0, 1), &e->due) < 0)
-			return tj_fail(err, TJ_EDB, "unexpected calendar dates from the database");
-		e->latest = (int)strtol(PQgetvalue(res, 0, 2), NULL, 10);
-		return 0;
-	}
-	PQclear(res);
-	res = NULL;
 	r = tj_pq(conn, "reading the calendar",
 		  "SELECT coalesce(string_agg(c.id, ', ' ORDER BY c.position), '')"
 		  " FROM traject.calendar c WHERE c.grant_key = $1"
@@ -68,21 +91,41 @@ static int find_entry(PGconn *conn, const char *grant_id, const char *report_id,
 		       grant_id, report_id, PQgetvalue(res, 0, 0));
 }
 
+/* Every report's calendar entry and newest version, in one query. */
+static int find_entries(PGconn *conn, const char *grant_id, struct gen *g, size_t n, tj_err *err)
+{
+	TJ_AUTORES PGresult *res = NULL;
+	TJ_AUTOBUF tj_buf ids = { 0 };
+	char key[24];
+	int r;
+
+	if ((r = tj_outbox_grant_key(conn, grant_id, key, err)) < 0 ||
+	    (r = ids_param(g, n, &ids, err)) < 0)
+		return r;
+	{
+		const char *params[2] = { key, ids.data };
+
+		r = tj_pq_prepared(conn, &entries_sql, "reading the calendar", 2, params, &res, err);
+	}
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n; i++) {
+		int row = 0;
+
+		while (row < PQntuples(res) && strcmp(PQgetvalue(res, row, 0), g[i].report_id))
+			row++;
+		if (row == PQntuples(res))
+			return no_entry(conn, key, grant_id, g[i].report_id, err);
+		snprintf(g[i].e.key, sizeof g[i].e.key, "%s", key);
+		if (tj_date_parse(PQgetvalue(res, row, 1), &g[i].e.as_of) < 0 ||
+		    tj_date_parse(PQgetvalue(res, row, 2), &g[i].e.due) < 0)
+			return tj_fail(err, TJ_EDB, "unexpected calendar dates from the database");
+		g[i].e.latest = (int)strtol(PQgetvalue(res, row, 3), NULL, 10);
+	}
+	return 0;
+}
+
 /* ---- rendering -------------------------------------------------------- */
-
-struct rendering {
-	const char *format;
-	char *body;
-	size_t len;
-};
-
-struct rendered {
-	struct rendering doc[2];
-	int count;
-	char known_at[40];
-	char grant_version[16];
-	char kind[16];
-};
 
 static void rendered_clear(struct rendered *rd)
 {
@@ -126,35 +169,58 @@ static int write_one(const struct tj_report *rep, const char *format, struct ren
 	return 0;
 }
 
-/* Compute the report once (one K) and write it in every configured format. */
-static int render(PGconn *conn, const tj_config *cfg, const char *grant_id, const char *report_id,
-		  int version, struct rendered *rd, tj_err *err)
+/* Write one computed report, with its version set, in every configured format. */
+static int render_one(const tj_config *cfg, struct tj_report *rep, int version,
+		      struct rendered *rd, tj_err *err)
 {
-	struct tj_report_req req = { .grant_id = grant_id, .report_id = report_id };
-	struct tj_report *rep = NULL;
 	int r;
 
-	memset(rd, 0, sizeof *rd);
-	if ((r = tj_report_compute(conn, &req, &rep, err)) < 0)
-		return r;
 	if ((r = tj_report_set_version(rep, version, err)) < 0 ||
 	    (r = copy_node(rep, "report/known_at", rd->known_at, sizeof rd->known_at, err)) < 0 ||
 	    (r = copy_node(rep, "grant/version", rd->grant_version, sizeof rd->grant_version, err)) < 0 ||
 	    (r = copy_node(rep, "report/kind", rd->kind, sizeof rd->kind, err)) < 0)
-		goto out;
+		return r;
 	/* XML first: when both are configured, the listing order is stable. */
-	if (cfg->format_xml && (r = write_one(rep, "xml", &rd->doc[rd->count++], err)) < 0) {
-		rd->count--;
-		goto out;
+	if (cfg->format_xml && (r = write_one(rep, "xml", &rd->doc[rd->count], err)) < 0)
+		return r;
+	rd->count += cfg->format_xml;
+	if (cfg->format_json && (r = write_one(rep, "json", &rd->doc[rd->count], err)) < 0)
+		return r;
+	rd->count += cfg->format_json;
+	return 0;
+}
+
+/*
+ * Compute the reports to make together (one K, one reading of the grant's
+ * events) and write each in every configured format.
+ */
+static int render_all(PGconn *conn, const tj_config *cfg, const char *grant_id, struct gen *g,
+		      size_t n, tj_err *err)
+{
+	TJ_AUTOFREE struct tj_report_req *reqs = calloc(n, sizeof *reqs);
+	TJ_AUTOFREE struct tj_report **reps = calloc(n, sizeof *reps);
+	TJ_AUTOFREE size_t *which = calloc(n, sizeof *which);
+	size_t m = 0;
+	int r = 0;
+
+	if (!reqs || !reps || !which)
+		return tj_fail(err, TJ_ENOMEM, "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		if (!g[i].todo)
+			continue;
+		reqs[m].grant_id = grant_id;
+		reqs[m].report_id = g[i].report_id;
+		which[m++] = i;
 	}
-	if (cfg->format_json && (r = write_one(rep, "json", &rd->doc[rd->count++], err)) < 0) {
-		rd->count--;
-		goto out;
+	if (m == 0 || (r = tj_report_compute_many(conn, reqs, m, reps, err)) < 0)
+		return r;
+	for (size_t j = 0; j < m; j++) {
+		struct gen *x = &g[which[j]];
+
+		if (r == 0 && (r = render_one(cfg, reps[j], x->version, &x->rd, err)) < 0)
+			rendered_clear(&x->rd);
+		tj_report_free(reps[j]);
 	}
-out:
-	if (r < 0)
-		rendered_clear(rd);
-	tj_report_free(rep);
 	return r;
 }
 
@@ -173,164 +239,239 @@ static const char *reason_name(enum tj_gen_reason reason)
 	return "manual";
 }
 
-static int store_document(tj_service *svc, const struct entry *e, const char *grant_id,
-			  const char *report_id, const char *version, const struct rendering *doc,
-			  const char *now, tj_err *err)
+static const struct tj_stmt version_sql = {
+	"tj_outbox_version",
+	"INSERT INTO traject.report_versions (grant_key, report_id, version,"
+	" grant_version, kind, as_of, due, known_at, reason, scheduled_for, late,"
+	" generated_at, generated_by)"
+	" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+};
+
+static const struct tj_stmt document_sql = {
+	"tj_outbox_document",
+	"INSERT INTO traject.documents (grant_key, report_id, version, format, body,"
+	" sha256, idempotency_key) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING doc_id",
+};
+
+/*
+ * Its own statement: the row-level security policy of deliveries looks the
+ * document up, and a statement does not see rows it inserts itself.
+ */
+static const struct tj_stmt delivery_sql = {
+	"tj_outbox_delivery",
+	"INSERT INTO traject.deliveries (doc_id, target, queued_at, next_attempt_at)"
+	" VALUES ($1, $2, $3, $3)",
+};
+
+static int store_document(tj_service *svc, const struct gen *x, const char *grant_id,
+			  const char *version, const struct rendering *doc, const char *now,
+			  tj_err *err)
 {
-	struct tj_doc d = { .grant_id = grant_id, .report_id = report_id, .format = doc->format,
-			    .body = doc->body, .len = doc->len };
+	struct tj_doc d = { .grant_id = grant_id, .report_id = x->report_id, .format = doc->format,
+			    .body = doc->body, .len = doc->len, .version = x->version };
 	TJ_AUTOFREE char *body = NULL;
 	TJ_AUTORES PGresult *res = NULL;
 	char sha[65], key[TJ_KEY_SIZE];
 	int r;
 
-	d.version = (int)strtol(version, NULL, 10);
 	tj_sha256_hex(doc->body, doc->len, sha);
 	if ((r = tj_doc_key(&d, key, err)) < 0 || (r = tj_bytea_param(doc->body, doc->len, &body, err)) < 0)
 		return r;
 	{
-		const char *params[7] = { e->key, report_id, version, doc->format, body, sha, key };
+		const char *params[7] = { x->e.key, x->report_id, version, doc->format, body, sha, key };
 
-		r = tj_pq(svc->conn, "storing the document",
-			  "INSERT INTO traject.documents (grant_key, report_id, version, format, body,"
-			  " sha256, idempotency_key) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING doc_id",
-			  7, params, &res, err);
+		r = tj_pq_prepared(svc->conn, &document_sql, "storing the document", 7, params, &res,
+				   err);
 	}
 	if (r < 0)
 		return r;
 	{
 		const char *params[3] = { PQgetvalue(res, 0, 0), svc->cfg->url, now };
 
-		return tj_pq(svc->conn, "queueing the delivery",
-			     "INSERT INTO traject.deliveries (doc_id, target, queued_at, next_attempt_at)"
-			     " VALUES ($1, $2, $3, $3)",
-			     3, params, NULL, err);
+		return tj_pq_prepared(svc->conn, &delivery_sql, "queueing the delivery", 3, params,
+				      NULL, err);
 	}
 }
 
-/* The transaction of the outbox: version row, documents, deliveries, NOTIFY. */
-static int store(tj_service *svc, const struct entry *e, const char *grant_id,
-		 const char *report_id, int version, enum tj_gen_reason reason,
-		 const struct rendered *rd, bool late, tj_err *err)
+static int store_version(tj_service *svc, const char *grant_id, struct gen *x,
+			 enum tj_gen_reason reason, const char *now, tj_err *err)
 {
-	TJ_AUTORES PGresult *res = NULL;
-	char vbuf[16], now[32], moment[32];
-	const char *params[1] = { e->key };
+	char vbuf[16], moment[32], due[11], as_of[11];
+	const struct rendered *rd = &x->rd;
 	int r;
 
-	snprintf(vbuf, sizeof vbuf, "%d", version);
-	tj_timestamp_format(tj_service_now(svc), now);
-	tj_timestamp_format(tj_sched_generation_moment(e->as_of, e->due, svc->cfg->lead_days), moment);
-	if ((r = tj_pq_cmd(svc->conn, "BEGIN", err)) < 0)
-		return r;
-	if ((r = tj_pq(svc->conn, "taking the outbox lock", OUTBOX_LOCK, 1, params, NULL, err)) < 0)
-		goto fail;
+	snprintf(vbuf, sizeof vbuf, "%d", x->version);
+	tj_timestamp_format(tj_sched_generation_moment(x->e.as_of, x->e.due, svc->cfg->lead_days),
+			    moment);
 	{
-		const char *p[2] = { e->key, report_id };
+		const char *p[13] = { x->e.key, x->report_id, vbuf, rd->grant_version, rd->kind,
+				      tj_date_format(x->e.as_of, as_of), tj_date_format(x->e.due, due),
+				      rd->known_at, reason_name(reason),
+				      reason == TJ_GEN_SCHEDULED ? moment : NULL,
+				      x->late ? "true" : "false", now, svc->instance };
+
+		r = tj_pq_prepared(svc->conn, &version_sql, "storing the report version", 13, p,
+				   NULL, err);
+	}
+	for (int i = 0; r == 0 && i < rd->count; i++)
+		r = store_document(svc, x, grant_id, vbuf, &rd->doc[i], now, err);
+	return r;
+}
+
+/*
+ * The transaction of the outbox for a grant's batch: version rows,
+ * documents, deliveries, one NOTIFY. It first takes the grant's outbox
+ * lock and reads the newest versions again: a report another generator
+ * stored meanwhile is left out (outcome 1).
+ */
+static int store_all(tj_service *svc, const char *grant_id, struct gen *g, size_t n,
+		     enum tj_gen_reason reason, tj_err *err)
+{
+	TJ_AUTORES PGresult *res = NULL;
+	TJ_AUTOBUF tj_buf ids = { 0 };
+	const char *key = g[0].e.key;
+	char now[32];
+	int stored = 0, r;
+
+	tj_timestamp_format(tj_service_now(svc), now);
+	if ((r = ids_param(g, n, &ids, err)) < 0 || (r = tj_pq_cmd(svc->conn, "BEGIN", err)) < 0)
+		return r;
+	{
+		const char *p[2] = { key, ids.data };
 
 		/* Read after the lock: a version another generator committed meanwhile shows here. */
-		r = tj_pq(svc->conn, "reading the report versions",
-			  "SELECT coalesce(max(version), 0) FROM traject.report_versions"
-			  " WHERE grant_key = $1 AND report_id = $2",
-			  2, p, &res, err);
-		if (r < 0)
+		if ((r = tj_pq(svc->conn, "taking the outbox lock", OUTBOX_LOCK, 1, p, NULL, err)) < 0 ||
+		    (r = tj_pq(svc->conn, "reading the report versions",
+			       "SELECT report_id::text, max(version) FROM traject.report_versions"
+			       " WHERE grant_key = $1 AND report_id = ANY ($2::text[]) GROUP BY 1",
+			       2, p, &res, err)) < 0)
 			goto fail;
-		if ((int)strtol(PQgetvalue(res, 0, 0), NULL, 10) != version - 1) {
-			tj_pq_rollback(svc->conn);
-			return reason == TJ_GEN_NEW_VERSION ? TJ_ECONFLICT : 1;
-		}
 	}
-	{
-		char due[11], as_of[11];
-		const char *p[13] = { e->key, report_id, vbuf, rd->grant_version, rd->kind,
-				      tj_date_format(e->as_of, as_of), tj_date_format(e->due, due),
-				      rd->known_at, reason_name(reason),
-				      reason == TJ_GEN_SCHEDULED ? moment : NULL, late ? "true" : "false",
-				      now, svc->instance };
+	for (size_t i = 0; i < n; i++) {
+		struct gen *x = &g[i];
+		int latest = 0;
 
-		r = tj_pq(svc->conn, "storing the report version",
-			  "INSERT INTO traject.report_versions (grant_key, report_id, version,"
-			  " grant_version, kind, as_of, due, known_at, reason, scheduled_for, late,"
-			  " generated_at, generated_by)"
-			  " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-			  13, p,
-			  NULL, err);
-	}
-	if (r < 0)
-		goto fail;
-	for (int i = 0; i < rd->count; i++) {
-		if ((r = store_document(svc, e, grant_id, report_id, vbuf, &rd->doc[i], now, err)) < 0)
+		if (!x->todo)
+			continue;
+		for (int row = 0; row < PQntuples(res); row++)
+			if (!strcmp(PQgetvalue(res, row, 0), x->report_id))
+				latest = (int)strtol(PQgetvalue(res, row, 1), NULL, 10);
+		if (latest != x->version - 1) {
+			if (reason == TJ_GEN_NEW_VERSION) {
+				r = TJ_ECONFLICT;
+				goto fail;
+			}
+			x->outcome = 1;
+			continue;
+		}
+		if ((r = store_version(svc, grant_id, x, reason, now, err)) < 0)
 			goto fail;
+		stored++;
 	}
-	if ((r = tj_outbox_notify(svc->conn, "generated", err)) < 0 ||
+	if ((stored && (r = tj_outbox_notify(svc->conn, "generated", err)) < 0) ||
 	    (r = tj_pq_cmd(svc->conn, "COMMIT", err)) < 0)
 		goto fail;
 	return 0;
 fail:
 	tj_pq_rollback(svc->conn);
-	/* The primary key caught a concurrent generator: not an error. */
-	return r == TJ_ECONFLICT && reason != TJ_GEN_NEW_VERSION ? 1 : r;
+	/* The primary key caught a concurrent generator: not an error, next pass looks again. */
+	if (r == TJ_ECONFLICT && reason != TJ_GEN_NEW_VERSION) {
+		for (size_t i = 0; i < n; i++)
+			g[i].outcome = 1;
+		return 0;
+	}
+	return r;
 }
 
-int tj_outbox_generate(tj_service *svc, const char *grant_id, const char *report_id,
-		       enum tj_gen_reason reason, struct tj_gen_result *res, tj_err *err)
+/* After the commit: the log line, and the alert of a late report. */
+static int report_made(tj_service *svc, const char *grant_id, const struct gen *x,
+		       enum tj_gen_reason reason, tj_err *err)
 {
-	struct tj_gen_result out = { 0 };
-	struct rendered rd;
-	struct entry e;
-	bool late;
+	char msg[512], due[11];
+
+	tj_log(TJ_LOG_INFO, "grant %s report %s: version %d generated (%s, known at %s%s), %d document%s queued",
+	       grant_id, x->report_id, x->version, reason_name(reason), x->rd.known_at,
+	       x->late ? ", late" : "", x->rd.count, x->rd.count == 1 ? "" : "s");
+	if (!x->late)
+		return 0;
+	snprintf(msg, sizeof msg, "report %s of grant %s was generated after its due date %s (version %d)",
+		 x->report_id, grant_id, tj_date_format(x->e.due, due), x->version);
+	return tj_outbox_alert(svc, "late", x->e.key, grant_id, x->report_id, msg, err);
+}
+
+int tj_outbox_generate_many(tj_service *svc, const char *grant_id, const char *const *report_ids,
+			    size_t n, enum tj_gen_reason reason, struct tj_gen_result *res,
+			    tj_err *err)
+{
+	TJ_AUTOFREE struct gen *g = NULL;
 	int r;
 
 	if (!svc->cfg->url)
 		return tj_fail(err, TJ_ECONFIG,
 			       "no [delivery] url is configured: set one in the configuration file");
-	memset(&e, 0, sizeof e);
-	if ((r = find_entry(svc->conn, grant_id, report_id, &e, err)) < 0)
+	if (n == 0)
+		return 0;
+	if (!(g = calloc(n, sizeof *g)))
+		return tj_fail(err, TJ_ENOMEM, "out of memory");
+	for (size_t i = 0; i < n; i++)
+		g[i].report_id = report_ids[i];
+	if ((r = find_entries(svc->conn, grant_id, g, n, err)) < 0)
 		return r;
-	if (e.latest >= 1 && reason != TJ_GEN_NEW_VERSION) {
-		out.version = e.latest;
-		*res = out;
-		return 1;
-	}
-	if (e.latest == 0 && reason == TJ_GEN_NEW_VERSION)
-		reason = TJ_GEN_MANUAL; /* the first version is never a "new" one */
-	late = tj_sched_is_late(e.due, tj_service_now(svc));
-	if ((r = render(svc->conn, svc->cfg, grant_id, report_id, e.latest + 1, &rd, err)) < 0)
-		return r;
-	r = store(svc, &e, grant_id, report_id, e.latest + 1, reason, &rd, late, err);
-	if (r == 1) {
-		rendered_clear(&rd);
-		out.version = e.latest + 1;
-		*res = out;
-		return 1;
-	}
-	if (r < 0) {
-		rendered_clear(&rd);
-		if (r == TJ_ECONFLICT)
-			return tj_fail(err, TJ_ECONFLICT,
-				       "report %s of grant %s got another version meanwhile: run again",
-				       report_id, grant_id);
-		return r;
-	}
-	out.version = e.latest + 1;
-	out.formats = rd.count;
-	out.late = late;
-	snprintf(out.known_at, sizeof out.known_at, "%s", rd.known_at);
-	tj_log(TJ_LOG_INFO, "grant %s report %s: version %d generated (%s, known at %s%s), %d document%s queued",
-	       grant_id, report_id, out.version, reason_name(reason), out.known_at,
-	       late ? ", late" : "", rd.count, rd.count == 1 ? "" : "s");
-	rendered_clear(&rd);
-	if (late) {
-		char msg[512], due[11];
+	for (size_t i = 0; i < n; i++) {
+		struct gen *x = &g[i];
 
-		snprintf(msg, sizeof msg,
-			 "report %s of grant %s was generated after its due date %s (version %d)",
-			 report_id, grant_id, tj_date_format(e.due, due), out.version);
-		if ((r = tj_outbox_alert(svc, "late", e.key, grant_id, report_id, msg, err)) < 0)
-			return r;
+		/* the first version is never a "new" one */
+		x->todo = reason == TJ_GEN_NEW_VERSION || x->e.latest == 0;
+		x->version = x->e.latest + 1;
+		x->late = tj_sched_is_late(x->e.due, tj_service_now(svc));
+		x->outcome = x->todo ? 0 : 1;
 	}
-	*res = out;
-	return 0;
+	if ((r = render_all(svc->conn, svc->cfg, grant_id, g, n, err)) == 0)
+		r = store_all(svc, grant_id, g, n,
+			      reason == TJ_GEN_NEW_VERSION && g[0].e.latest == 0 ? TJ_GEN_MANUAL : reason,
+			      err);
+	for (size_t i = 0; i < n; i++) {
+		struct gen *x = &g[i];
+		enum tj_gen_reason why = reason;
+
+		if (why == TJ_GEN_NEW_VERSION && x->e.latest == 0)
+			why = TJ_GEN_MANUAL;
+		if (r == 0 && res) {
+			memset(&res[i], 0, sizeof res[i]);
+			res[i].existed = x->outcome == 1;
+			res[i].version = x->outcome == 1 ? (x->todo ? x->version : x->e.latest)
+							 : x->version;
+			if (!res[i].existed) {
+				res[i].formats = x->rd.count;
+				res[i].late = x->late;
+				snprintf(res[i].known_at, sizeof res[i].known_at, "%s", x->rd.known_at);
+			}
+		}
+		if (r == 0 && x->todo && x->outcome == 0) {
+			int made = report_made(svc, grant_id, x, why, err);
+
+			if (made < 0) /* 1 is a new alert, not an error */
+				r = made;
+		}
+		rendered_clear(&x->rd);
+	}
+	if (r == TJ_ECONFLICT)
+		return tj_fail(err, TJ_ECONFLICT,
+			       "a report of grant %s got another version meanwhile: run again",
+			       grant_id);
+	return r;
+}
+
+int tj_outbox_generate(tj_service *svc, const char *grant_id, const char *report_id,
+		       enum tj_gen_reason reason, struct tj_gen_result *res, tj_err *err)
+{
+	struct tj_gen_result one;
+	int r = tj_outbox_generate_many(svc, grant_id, &report_id, 1, reason, &one, err);
+
+	if (r < 0)
+		return r;
+	*res = one;
+	return one.existed ? 1 : 0;
 }
 
 /* ---- re-queueing -------------------------------------------------------- */
@@ -346,22 +487,21 @@ int tj_outbox_requeue(tj_service *svc, const char *grant_id, const char *report_
 	TJ_AUTORES PGresult *a = NULL;
 	TJ_AUTORES PGresult *b = NULL;
 	char now[32], vbuf[16];
-	struct entry e;
+	struct gen one = { .report_id = report_id };
 	int r;
 
 	if (!svc->cfg->url)
 		return tj_fail(err, TJ_ECONFIG,
 			       "no [delivery] url is configured: set one in the configuration file");
-	memset(&e, 0, sizeof e);
-	if ((r = find_entry(svc->conn, grant_id, report_id, &e, err)) < 0)
+	if ((r = find_entries(svc->conn, grant_id, &one, 1, err)) < 0)
 		return r;
-	if (e.latest == 0)
+	if (one.e.latest == 0)
 		return tj_fail(err, TJ_ENOTFOUND, "report %s of grant %s has not been generated yet",
 			       report_id, grant_id);
-	snprintf(vbuf, sizeof vbuf, "%d", e.latest);
+	snprintf(vbuf, sizeof vbuf, "%d", one.e.latest);
 	tj_timestamp_format(tj_service_now(svc), now);
 	{
-		const char *params[5] = { e.key, report_id, vbuf, svc->cfg->url, now };
+		const char *params[5] = { one.e.key, report_id, vbuf, svc->cfg->url, now };
 
 		if ((r = tj_pq_cmd(svc->conn, "BEGIN", err)) < 0)
 			return r;
@@ -388,10 +528,10 @@ int tj_outbox_requeue(tj_service *svc, const char *grant_id, const char *report_
 		tj_pq_rollback(svc->conn);
 		return r;
 	}
-	*version = e.latest;
+	*version = one.e.latest;
 	*queued = count_of(a) + count_of(b);
 	if (*queued)
 		tj_log(TJ_LOG_INFO, "grant %s report %s: version %d, %d deliver%s queued again",
-		       grant_id, report_id, e.latest, *queued, *queued == 1 ? "y" : "ies");
+		       grant_id, report_id, one.e.latest, *queued, *queued == 1 ? "y" : "ies");
 	return 0;
 }

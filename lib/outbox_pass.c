@@ -114,11 +114,38 @@ int tj_outbox_check_alerts(tj_service *svc, struct tj_pass_stats *st, tj_err *er
 
 /* ---- generation of what is due -------------------------------------------- */
 
+/* Generate a grant's due reports together; one that fails must not stop the others. */
+static int generate_grant(tj_service *svc, const char *grant, const char *const *reports,
+			  size_t n, struct tj_pass_stats *st, tj_err *err)
+{
+	TJ_AUTOFREE struct tj_gen_result *gen = calloc(n, sizeof *gen);
+	tj_err gerr = { 0 };
+	int r;
+
+	if (!gen)
+		return tj_fail(err, TJ_ENOMEM, "out of memory");
+	r = tj_outbox_generate_many(svc, grant, reports, n, TJ_GEN_SCHEDULED, gen, &gerr);
+	if (r < 0) {
+		tj_log(TJ_LOG_ERR, "grant %s: generating %zu report%s failed: %s", grant, n,
+		       n == 1 ? "" : "s", gerr.msg);
+		if (PQstatus(svc->conn) != CONNECTION_OK)
+			return tj_fail(err, TJ_EDB, "%s", gerr.msg);
+		return 0;
+	}
+	for (size_t i = 0; i < n; i++) {
+		st->generated += !gen[i].existed;
+		st->generated_late += !gen[i].existed && gen[i].late;
+	}
+	return 0;
+}
+
 int tj_outbox_generate_due(tj_service *svc, struct tj_pass_stats *st, tj_err *err)
 {
 	TJ_AUTORES PGresult *res = NULL;
+	TJ_AUTOFREE const char **batch = NULL;
 	int64_t now = tj_service_now(svc);
-	int r;
+	size_t n = 0;
+	int rows, r;
 
 	r = tj_pq(svc->conn, "reading the calendars",
 		  "SELECT g.id, c.id, c.as_of, c.due FROM traject.grants g"
@@ -130,31 +157,27 @@ int tj_outbox_generate_due(tj_service *svc, struct tj_pass_stats *st, tj_err *er
 		  0, NULL, &res, err);
 	if (r < 0)
 		return r;
-	for (int i = 0; i < PQntuples(res); i++) {
-		const char *grant = PQgetvalue(res, i, 0), *report = PQgetvalue(res, i, 1);
-		struct tj_gen_result gen;
+	rows = PQntuples(res);
+	if (rows && !(batch = calloc((size_t)rows, sizeof *batch)))
+		return tj_fail(err, TJ_ENOMEM, "out of memory");
+	for (int i = 0; i < rows; i++) {
+		const char *grant = PQgetvalue(res, i, 0);
 		int32_t as_of, due;
 		int64_t moment;
-		tj_err gerr = { 0 };
 
-		if (tj_date_parse(PQgetvalue(res, i, 2), &as_of) < 0 ||
-		    tj_date_parse(PQgetvalue(res, i, 3), &due) < 0)
-			continue;
-		moment = tj_sched_generation_moment(as_of, due, svc->cfg->lead_days);
-		if (moment > now) {
-			next_due(st, now, moment);
-			continue;
+		if (tj_date_parse(PQgetvalue(res, i, 2), &as_of) == 0 &&
+		    tj_date_parse(PQgetvalue(res, i, 3), &due) == 0) {
+			moment = tj_sched_generation_moment(as_of, due, svc->cfg->lead_days);
+			if (moment > now)
+				next_due(st, now, moment);
+			else
+				batch[n++] = PQgetvalue(res, i, 1);
 		}
-		r = tj_outbox_generate(svc, grant, report, TJ_GEN_SCHEDULED, &gen, &gerr);
-		if (r == 0) {
-			st->generated++;
-			st->generated_late += gen.late;
-		} else if (r < 0) {
-			/* One report that cannot be generated must not stop the others. */
-			tj_log(TJ_LOG_ERR, "grant %s report %s: generation failed: %s", grant, report,
-			       gerr.msg);
-			if (PQstatus(svc->conn) != CONNECTION_OK)
-				return tj_fail(err, TJ_EDB, "%s", gerr.msg);
+		/* the rows are ordered by grant: the batch ends where the grant does */
+		if (n && (i + 1 == rows || strcmp(PQgetvalue(res, i + 1, 0), grant))) {
+			if ((r = generate_grant(svc, grant, batch, n, st, err)) < 0)
+				return r;
+			n = 0;
 		}
 	}
 	return 0;

@@ -117,6 +117,7 @@ struct tj_gen_result {
 	int formats;      /* documents stored (1 or 2) */
 	bool late;        /* generated after the due date */
 	char known_at[40]; /* K of the version, as traject.iso_utc */
+	bool existed;     /* nothing made: version is the one stored already */
 };
 
 /*
@@ -129,6 +130,17 @@ struct tj_gen_result {
  */
 int tj_outbox_generate(tj_service *svc, const char *grant_id, const char *report_id,
 		       enum tj_gen_reason reason, struct tj_gen_result *res, tj_err *err);
+
+/*
+ * The same for n reports of one grant at once (the daemon's due reports):
+ * computed together (one knowledge time, one reading of the grant's
+ * events) and stored in one transaction. Returns 0 with res[i] for
+ * report_ids[i] (existed: nothing was made for it), or an error (then
+ * nothing was stored).
+ */
+int tj_outbox_generate_many(tj_service *svc, const char *grant_id, const char *const *report_ids,
+			    size_t n, enum tj_gen_reason reason, struct tj_gen_result *res,
+			    tj_err *err);
 
 /*
  * Queue the newest version of a report again for the configured target:

@@ -98,6 +98,18 @@ struct tj_report; /* opaque; read it with the accessors below */
  */
 int tj_report_compute(PGconn *conn, const struct tj_report_req *req, struct tj_report **out,
 		      tj_err *err);
+
+/*
+ * Compute n reports of one grant together: one transaction, one knowledge
+ * time K, and one reading of the grant's events for all of them (the
+ * daemon generates a grant's due reports this way). Every reqs[i] names
+ * the same grant_id and the same known_at (both NULL or equal); each is
+ * otherwise as for tj_report_compute, whose errors apply. On success out[i]
+ * receives the report of reqs[i] (the caller frees each); on failure
+ * nothing is written to out.
+ */
+int tj_report_compute_many(PGconn *conn, const struct tj_report_req *reqs, size_t n,
+			   struct tj_report **out, tj_err *err);
 void tj_report_free(struct tj_report *r);
 
 /* The root node; its children are grant, report, indicators, [baseline],
