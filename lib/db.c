@@ -13,7 +13,7 @@ int tj_db_connect(PGconn **out, const char *conninfo, const char *app_name, tj_e
 {
 	const char *keys[] = { "dbname", "application_name", "client_encoding", "options", NULL };
 	const char *vals[] = { conninfo ? conninfo : "", app_name ? app_name : "trajectd", "UTF8",
-			       "-c TimeZone=UTC -c DateStyle=ISO,YMD -c extra_float_digits=3 -c client_min_messages=warning", NULL };
+			       TJ_SESSION_OPTIONS, NULL };
 	PGconn *conn = PQconnectdbParams(keys, vals, 1);
 
 	if (!conn)

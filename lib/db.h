@@ -7,6 +7,18 @@
 #include "traject/error.h"
 
 /*
+ * The settings of every session libtraject opens (tj_db_connect,
+ * tj_db_connect_start): UTC and ISO dates, so text results have one
+ * spelling; all float digits; warnings only. And generic plans for
+ * prepared statements: their plans do not depend on the values (one
+ * grant's rows through its indexes), so a long-lived session (trajectd)
+ * plans each of them once instead of for every grant.
+ */
+#define TJ_SESSION_OPTIONS                                                          \
+	"-c TimeZone=UTC -c DateStyle=ISO,YMD -c extra_float_digits=3"               \
+	" -c client_min_messages=warning -c plan_cache_mode=force_generic_plan"
+
+/*
  * Run one parameterised statement (text parameters, text results).
  * On success *out (if not NULL) owns the result. On failure fills err with
  * "what: <server message>" and returns TJ_EDB (TJ_ECONFLICT for a

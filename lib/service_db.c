@@ -15,10 +15,9 @@
 
 int tj_db_connect_start(PGconn **out, const char *conninfo, const char *app_name, tj_err *err)
 {
-	/* the session settings of tj_db_connect (lib/db.c): keep the two alike */
 	const char *keys[] = { "dbname", "application_name", "client_encoding", "options", NULL };
 	const char *vals[] = { conninfo ? conninfo : "", app_name ? app_name : "trajectd", "UTF8",
-			       "-c TimeZone=UTC -c DateStyle=ISO,YMD -c extra_float_digits=3", NULL };
+			       TJ_SESSION_OPTIONS, NULL };
 	PGconn *conn = PQconnectStartParams(keys, vals, 1);
 
 	if (!conn)

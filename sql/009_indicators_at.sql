@@ -15,9 +15,12 @@
 --     is the one that counts (days to help = earliest help_started - earliest
 --     registered, as before);
 --   - "the latest by date, then by recording order" (children, assessment,
---     closing) is a timeline: the events of the kind in that order, with
---     their dates; the latest at C is the last one dated <= C, found by
---     width_bucket(C, dates), which counts the dates <= C;
+--     closing) is a timeline: the events of the kind in that order; the
+--     latest at C is the last one dated <= C. All kinds share one sorted
+--     array of keys (traject.timeline_key: the kind, then the date), so
+--     width_bucket(key of (kind, C), keys), which counts the keys <= it,
+--     is the index of the latest event of that kind dated <= C, when the
+--     key found there is of that kind at all;
 --   - a cost event carries its trajectory's running total up to its day.
 -- The series, which needs only five cumulative counts, is summed from the
 -- days on which each count changes (docs/indicators.md, "Series") instead of
@@ -53,18 +56,40 @@ CREATE FUNCTION traject.latest_date(p_dates date[]) RETURNS date
     SELECT max(x) FROM unnest(p_dates) AS x
 $$;
 
+-- The key of (kind, date) in a trajectory's timeline: timeline_kind * 10^7
+-- + 5 * 10^6 + days since 2000-01-01, so keys sort by kind, then by date,
+-- for any date within 13,000 years of 2000. Kinds: 1 assessed, 2 children,
+-- 3 closed, 4 cost.
+CREATE FUNCTION traject.timeline_key(p_kind integer, p_date date) RETURNS integer
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT p_kind * 10000000 + 5000000 + (p_date - DATE '2000-01-01')
+$$;
+
+CREATE FUNCTION traject.timeline_kind(p_key integer) RETURNS integer
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT p_key / 10000000
+$$;
+
+CREATE FUNCTION traject.timeline_date(p_key integer) RETURNS date
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT DATE '2000-01-01' + (p_key % 10000000 - 5000000)
+$$;
+
 -- One row per trajectory registered by p_upto, as seen at K: the earliest
--- date of each kind that counts by existence, and the timelines.
+-- date of each kind that counts by existence, and the timeline (tl_key,
+-- tl_val): every assessed, children, closed and cost event ordered by
+-- kind, date, recording time and event id, with its value (a cost: its
+-- trajectory's running total of costs up to and including its day).
 CREATE FUNCTION traject.trajectory_summary(p_grant bigint, p_upto date, p_known_at timestamptz)
     RETURNS TABLE (traj_key bigint, reference text, reg date, help date, ireq date,
-                   esc date, coord date, plan date, ch_on date[], ch_val text[],
-                   as_on date[], as_val text[], cl_on date[], cl_val text[],
-                   co_on date[], co_sum numeric[])
+                   esc date, coord date, plan date, tl_key integer[], tl_val text[])
     LANGUAGE sql STABLE AS $$
     WITH ev AS (
         -- in the order of the index events_grant_traj, so the running total
         -- and the grouping need no sort of their own
         SELECT e.traj_key, e.event_date, e.kind, e.value, e.recorded_at, e.event_id,
+               CASE e.kind WHEN 'assessed' THEN 1 WHEN 'children' THEN 2 WHEN 'closed' THEN 3
+                           WHEN 'cost' THEN 4 END AS tl,
                sum(e.amount) FILTER (WHERE e.kind = 'cost')
                    OVER (PARTITION BY e.traj_key ORDER BY e.event_date) AS spent
         FROM traject.events e
@@ -82,28 +107,19 @@ CREATE FUNCTION traject.trajectory_summary(p_grant bigint, p_upto date, p_known_
                min(ev.event_date) FILTER (WHERE ev.kind = 'escalated') AS esc,
                min(ev.event_date) FILTER (WHERE ev.kind = 'coordinator') AS coord,
                min(ev.event_date) FILTER (WHERE ev.kind = 'plan') AS plan,
-               array_agg(ev.event_date ORDER BY ev.event_date, ev.recorded_at, ev.event_id)
-                   FILTER (WHERE ev.kind = 'children') AS ch_on,
-               array_agg(ev.value ORDER BY ev.event_date, ev.recorded_at, ev.event_id)
-                   FILTER (WHERE ev.kind = 'children') AS ch_val,
-               array_agg(ev.event_date ORDER BY ev.event_date, ev.recorded_at, ev.event_id)
-                   FILTER (WHERE ev.kind = 'assessed') AS as_on,
-               array_agg(ev.value ORDER BY ev.event_date, ev.recorded_at, ev.event_id)
-                   FILTER (WHERE ev.kind = 'assessed') AS as_val,
-               array_agg(ev.event_date ORDER BY ev.event_date, ev.recorded_at, ev.event_id)
-                   FILTER (WHERE ev.kind = 'closed') AS cl_on,
-               array_agg(ev.value ORDER BY ev.event_date, ev.recorded_at, ev.event_id)
-                   FILTER (WHERE ev.kind = 'closed') AS cl_val,
-               array_agg(ev.event_date ORDER BY ev.event_date, ev.event_id)
-                   FILTER (WHERE ev.kind = 'cost') AS co_on,
-               array_agg(ev.spent ORDER BY ev.event_date, ev.event_id)
-                   FILTER (WHERE ev.kind = 'cost') AS co_sum
+               array_agg(traject.timeline_key(ev.tl, ev.event_date)
+                         ORDER BY ev.tl, ev.event_date, ev.recorded_at, ev.event_id)
+                   FILTER (WHERE ev.tl IS NOT NULL) AS tl_key,
+               -- (spent is the running total at every row: use it at the costs)
+               array_agg(CASE WHEN ev.tl = 4 THEN ev.spent::text ELSE ev.value END
+                         ORDER BY ev.tl, ev.event_date, ev.recorded_at, ev.event_id)
+                   FILTER (WHERE ev.tl IS NOT NULL) AS tl_val
         FROM ev
         GROUP BY ev.traj_key
         HAVING bool_or(ev.kind = 'registered')
     )
     SELECT s.traj_key, t.ref::text, s.reg, s.help, s.ireq, s.esc, s.coord, s.plan,
-           s.ch_on, s.ch_val, s.as_on, s.as_val, s.cl_on, s.cl_val, s.co_on, s.co_sum
+           s.tl_key, s.tl_val
     FROM s JOIN traject.trajectories t ON t.traj_key = s.traj_key AND t.grant_key = p_grant
 $$;
 
@@ -125,26 +141,37 @@ CREATE FUNCTION traject.report_data(p_grant bigint, p_dates date[], p_points dat
     ), s AS MATERIALIZED (
         SELECT * FROM traject.trajectory_summary(p_grant,
             traject.latest_date(p_dates || p_points || p_settle), p_known_at)
+    ), d AS MATERIALIZED (
+        SELECT DISTINCT x AS as_of FROM unnest(p_dates || p_settle) AS x WHERE x IS NOT NULL
     ), st AS MATERIALIZED (
-        -- the state of every trajectory at each date of p_dates and p_settle
-        -- (width_bucket: how many of the sorted dates are <= C, i.e. the
-        -- index of the latest one dated <= C; 0, so NULL, when none is)
+        -- the state of every trajectory at each date of p_dates and p_settle;
+        -- w: where the latest event of each timeline kind dated <= C is
         SELECT d.as_of, s.traj_key, s.reference, s.reg AS registered,
-               coalesce(s.ch_val[width_bucket(d.as_of, s.ch_on)]::integer, 1) AS children,
-               s.as_val[width_bucket(d.as_of, s.as_on)] AS assessment,
+               coalesce(CASE WHEN traject.timeline_kind(s.tl_key[w.ch]) = 2
+                             THEN s.tl_val[w.ch] END::integer, 1) AS children,
+               CASE WHEN traject.timeline_kind(s.tl_key[w.asm]) = 1
+                    THEN s.tl_val[w.asm] END AS assessment,
                s.help <= d.as_of AS helped,
                CASE WHEN s.help <= d.as_of THEN s.help END AS help_started,
                CASE WHEN s.help <= d.as_of THEN s.help - s.reg END AS days_to_help,
                coalesce(s.ireq <= d.as_of, false) AS indication_requested,
                coalesce(s.esc <= d.as_of, false) AS escalated,
-               s.cl_on[width_bucket(d.as_of, s.cl_on)] AS closed,
-               s.cl_val[width_bucket(d.as_of, s.cl_on)] AS closing_reason,
-               round(coalesce(s.co_sum[width_bucket(d.as_of, s.co_on)], 0), 2) AS costs_total,
+               CASE WHEN traject.timeline_kind(s.tl_key[w.cl]) = 3
+                    THEN traject.timeline_date(s.tl_key[w.cl]) END AS closed,
+               CASE WHEN traject.timeline_kind(s.tl_key[w.cl]) = 3
+                    THEN s.tl_val[w.cl] END AS closing_reason,
+               round(coalesce(CASE WHEN traject.timeline_kind(s.tl_key[w.co]) = 4
+                                   THEN s.tl_val[w.co]::numeric END, 0), 2) AS costs_total,
                coalesce(s.coord <= d.as_of, false) AS has_coordinator,
                coalesce(s.plan <= d.as_of, false) AS has_plan
-        FROM (SELECT DISTINCT x AS as_of FROM unnest(p_dates || p_settle) AS x
-              WHERE x IS NOT NULL) d
+        FROM d
         JOIN s ON s.reg <= d.as_of
+        CROSS JOIN LATERAL (
+            SELECT width_bucket(traject.timeline_key(1, d.as_of), s.tl_key) AS asm,
+                   width_bucket(traject.timeline_key(2, d.as_of), s.tl_key) AS ch,
+                   width_bucket(traject.timeline_key(3, d.as_of), s.tl_key) AS cl,
+                   width_bucket(traject.timeline_key(4, d.as_of), s.tl_key) AS co
+        ) w
     ), per_date AS (
         SELECT st.as_of,
                count(*) AS started,
@@ -205,36 +232,67 @@ CREATE FUNCTION traject.report_data(p_grant bigint, p_dates date[], p_points dat
                0::numeric AS costs
         FROM s
         UNION ALL
-        SELECT greatest(s.reg, s.help), 0, 1, 0,
-               coalesce(s.ch_val[width_bucket(greatest(s.reg, s.help), s.ch_on)]::integer, 1), 0
-        FROM s WHERE s.help IS NOT NULL
+        SELECT w.a, 0, 1, 0,
+               coalesce(CASE WHEN traject.timeline_kind(s.tl_key[w.ch]) = 2
+                             THEN s.tl_val[w.ch] END::integer, 1), 0
+        FROM s CROSS JOIN LATERAL (
+            SELECT greatest(s.reg, s.help) AS a,
+                   width_bucket(traject.timeline_key(2, greatest(s.reg, s.help)), s.tl_key) AS ch
+        ) w
+        WHERE s.help IS NOT NULL
         UNION ALL
-        SELECT greatest(s.reg, s.cl_on[1]), 0, 0, 1, 0, 0 FROM s WHERE s.cl_on IS NOT NULL
+        -- the first closed event: the one after the last key before kind 3
+        SELECT greatest(s.reg, traject.timeline_date(s.tl_key[w.i])), 0, 0, 1, 0, 0
+        FROM s CROSS JOIN LATERAL (
+            SELECT width_bucket(30000000, s.tl_key) + 1 AS i
+        ) w
+        WHERE traject.timeline_kind(s.tl_key[w.i]) = 3
         UNION ALL
-        SELECT c.day, 0, 0, 0,
-               c.val::integer - coalesce(s.ch_val[c.k - 1]::integer, 1), 0
-        FROM s, unnest(s.ch_on, s.ch_val) WITH ORDINALITY AS c(day, val, k)
-        WHERE s.help IS NOT NULL AND c.day > greatest(s.reg, s.help)
-        UNION ALL
-        -- co_sum is the running total by day: its first element of a day
-        -- carries the day's costs, the others repeat it
-        SELECT greatest(s.reg, c.day), 0, 0, 0, 0, c.total - coalesce(s.co_sum[c.k - 1], 0)
-        FROM s, unnest(s.co_on, s.co_sum) WITH ORDINALITY AS c(day, total, k)
-        WHERE c.k = 1 OR c.total <> s.co_sum[c.k - 1]
+        -- the timeline's children and cost events (the previous element of
+        -- the same kind holds the value before)
+        SELECT CASE WHEN c.kind = 4 THEN greatest(s.reg, c.day) ELSE c.day END, 0, 0, 0,
+               CASE WHEN c.kind = 2
+                    THEN c.val::integer
+                         - coalesce(CASE WHEN traject.timeline_kind(s.tl_key[c.k - 1]) = 2
+                                         THEN s.tl_val[c.k - 1] END::integer, 1)
+                    ELSE 0 END,
+               CASE WHEN c.kind = 4
+                    THEN c.val::numeric
+                         - coalesce(CASE WHEN traject.timeline_kind(s.tl_key[c.k - 1]) = 4
+                                         THEN s.tl_val[c.k - 1] END::numeric, 0)
+                    ELSE 0 END
+        FROM s CROSS JOIN LATERAL (
+            SELECT traject.timeline_kind(u.key) AS kind, traject.timeline_date(u.key) AS day,
+                   u.val, u.k
+            FROM unnest(s.tl_key, s.tl_val) WITH ORDINALITY AS u(key, val, k)
+        ) c
+        WHERE (c.kind = 2 AND s.help IS NOT NULL AND c.day > greatest(s.reg, s.help))
+           OR c.kind = 4
     ), daily AS (
-        SELECT c.day, sum(c.started) AS started, sum(c.helped) AS helped,
-               sum(c.closed) AS closed, sum(c.children) AS children, sum(c.costs) AS costs
-        FROM changes c GROUP BY c.day
+        -- the running totals by day, as sorted arrays
+        SELECT array_agg(y.day ORDER BY y.day) AS days,
+               array_agg(y.started ORDER BY y.day) AS started,
+               array_agg(y.helped ORDER BY y.day) AS helped,
+               array_agg(y.closed ORDER BY y.day) AS closed,
+               array_agg(y.children ORDER BY y.day) AS children,
+               array_agg(y.costs ORDER BY y.day) AS costs
+        FROM (SELECT c.day,
+                     sum(sum(c.started)) OVER w AS started, sum(sum(c.helped)) OVER w AS helped,
+                     sum(sum(c.closed)) OVER w AS closed,
+                     sum(sum(c.children)) OVER w AS children,
+                     sum(sum(c.costs)) OVER w AS costs
+              FROM changes c GROUP BY c.day
+              WINDOW w AS (ORDER BY c.day)) y
     ), points AS (
         SELECT p.as_of,
-               coalesce(sum(y.started), 0)::bigint AS started,
-               coalesce(sum(y.helped), 0)::bigint AS helped,
-               coalesce(sum(y.closed), 0)::bigint AS closed,
-               coalesce(sum(y.children), 0)::bigint AS children,
-               round(coalesce(sum(y.costs), 0), 2) AS costs
+               coalesce(y.started[w.i], 0)::bigint AS started,
+               coalesce(y.helped[w.i], 0)::bigint AS helped,
+               coalesce(y.closed[w.i], 0)::bigint AS closed,
+               coalesce(y.children[w.i], 0)::bigint AS children,
+               round(coalesce(y.costs[w.i], 0), 2) AS costs
         FROM (SELECT DISTINCT x AS as_of FROM unnest(p_points) AS x WHERE x IS NOT NULL) p
-        LEFT JOIN daily y ON y.day <= p.as_of
-        GROUP BY p.as_of
+        CROSS JOIN daily y
+        CROSS JOIN LATERAL (SELECT width_bucket(p.as_of, y.days) AS i) w
     ), lines AS (
         SELECT st.*, v.amount_per_trajectory::numeric AS amount,
                st.registered BETWEEN v.period_start AND v.period_end AS realised
