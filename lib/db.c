@@ -140,8 +140,25 @@ static bool is_prepared(const struct prepared *p, const struct tj_stmt *stmt)
 	return false;
 }
 
-int tj_pq_prepared(PGconn *conn, const struct tj_stmt *stmt, const char *what, int nparams,
-		   const char *const *params, PGresult **out, tj_err *err)
+/* Note stmt as prepared on conn; 0 or TJ_ENOMEM. */
+static int remember(struct prepared *p, const struct tj_stmt *stmt, const char *what, tj_err *err)
+{
+	if (p->count == p->cap) {
+		size_t cap = p->cap ? 2 * p->cap : 8;
+		const struct tj_stmt **s = realloc(p->stmts, cap * sizeof *s);
+
+		if (!s)
+			return tj_fail(err, TJ_ENOMEM, "%s: out of memory", what);
+		p->stmts = s;
+		p->cap = cap;
+	}
+	p->stmts[p->count++] = stmt;
+	return 0;
+}
+
+int tj_pq_prepared_bin(PGconn *conn, const struct tj_stmt *stmt, const char *what, int nparams,
+		       const char *const *params, const int *lengths, const int *formats,
+		       PGresult **out, tj_err *err)
 {
 	struct prepared *p = prepared_of(conn);
 	int r;
@@ -149,23 +166,76 @@ int tj_pq_prepared(PGconn *conn, const struct tj_stmt *stmt, const char *what, i
 	if (!p)
 		return tj_fail(err, TJ_ENOMEM, "%s: out of memory", what);
 	if (!is_prepared(p, stmt)) {
-		if (p->count == p->cap) {
-			size_t cap = p->cap ? 2 * p->cap : 8;
-			const struct tj_stmt **s = realloc(p->stmts, cap * sizeof *s);
-
-			if (!s)
-				return tj_fail(err, TJ_ENOMEM, "%s: out of memory", what);
-			p->stmts = s;
-			p->cap = cap;
-		}
 		r = finish_res(conn, PQprepare(conn, stmt->name, stmt->sql, nparams, NULL), what,
 			       NULL, err);
-		if (r < 0)
+		if (r < 0 || (r = remember(p, stmt, what, err)) < 0)
 			return r;
-		p->stmts[p->count++] = stmt;
 	}
-	return finish_res(conn, PQexecPrepared(conn, stmt->name, nparams, params, NULL, NULL, 0),
+	return finish_res(conn, PQexecPrepared(conn, stmt->name, nparams, params, lengths, formats, 0),
 			  what, out, err);
+}
+
+int tj_pipe_begin(PGconn *conn, tj_err *err)
+{
+	if (!PQenterPipelineMode(conn))
+		return tj_fail(err, TJ_EDB, "cannot send statements together: %s",
+			       PQerrorMessage(conn));
+	return 0;
+}
+
+int tj_pipe_add(PGconn *conn, const struct tj_stmt *stmt, const char *what, int nparams,
+		const char *const *params, const int *lengths, const int *formats, tj_err *err)
+{
+	struct prepared *p = prepared_of(conn);
+	int r;
+
+	if (!p)
+		return tj_fail(err, TJ_ENOMEM, "%s: out of memory", what);
+	/* prepared in the pipeline too: a failure shows as that statement's error */
+	if (!is_prepared(p, stmt)) {
+		if (!PQsendPrepare(conn, stmt->name, stmt->sql, nparams, NULL))
+			return tj_fail(err, TJ_EDB, "%s: %s", what, PQerrorMessage(conn));
+		if ((r = remember(p, stmt, what, err)) < 0)
+			return r;
+	}
+	if (!PQsendQueryPrepared(conn, stmt->name, nparams, params, lengths, formats, 0))
+		return tj_fail(err, TJ_EDB, "%s: %s", what, PQerrorMessage(conn));
+	return 0;
+}
+
+int tj_pipe_end(PGconn *conn, const char *what, tj_err *err)
+{
+	int r = 0;
+	bool synced = false;
+
+	if (!PQpipelineSync(conn))
+		r = tj_fail(err, TJ_EDB, "%s: %s", what, PQerrorMessage(conn));
+	/* every statement answers with its results and a NULL; the sync ends it */
+	while (!synced && PQstatus(conn) == CONNECTION_OK) {
+		PGresult *res = PQgetResult(conn);
+		ExecStatusType st;
+
+		if (!res)
+			continue;
+		st = PQresultStatus(res);
+		if (st == PGRES_PIPELINE_SYNC)
+			synced = true;
+		else if (r == 0 && st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK &&
+			 st != PGRES_PIPELINE_ABORTED)
+			r = fail_res(conn, res, what, err);
+		PQclear(res);
+	}
+	if (!synced && r == 0)
+		r = tj_fail(err, TJ_EDB, "%s: %s", what, PQerrorMessage(conn));
+	if (!PQexitPipelineMode(conn) && r == 0)
+		r = tj_fail(err, TJ_EDB, "%s: %s", what, PQerrorMessage(conn));
+	return r;
+}
+
+int tj_pq_prepared(PGconn *conn, const struct tj_stmt *stmt, const char *what, int nparams,
+		   const char *const *params, PGresult **out, tj_err *err)
+{
+	return tj_pq_prepared_bin(conn, stmt, what, nparams, params, NULL, NULL, out, err);
 }
 
 int tj_pq_cmd(PGconn *conn, const char *sql, tj_err *err)

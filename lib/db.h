@@ -41,6 +41,28 @@ struct tj_stmt {
 int tj_pq_prepared(PGconn *conn, const struct tj_stmt *stmt, const char *what, int nparams,
 		   const char *const *params, PGresult **out, tj_err *err);
 
+/*
+ * The same with some parameters in binary: lengths[i] and formats[i] as
+ * PQexecPrepared takes them (formats[i] 1: params[i] is lengths[i] raw
+ * bytes, e.g. a bytea without hex encoding; 0: text, length ignored).
+ */
+int tj_pq_prepared_bin(PGconn *conn, const struct tj_stmt *stmt, const char *what, int nparams,
+		       const char *const *params, const int *lengths, const int *formats,
+		       PGresult **out, tj_err *err);
+
+/*
+ * A pipeline: statements sent one after the other without waiting, and
+ * their results read together at tj_pipe_end (one round trip instead of
+ * one per statement). Only prepared statements whose results nobody needs
+ * (INSERT, COMMIT, ...). tj_pipe_end returns the first failure (the server
+ * skips what follows it: end a transaction with ROLLBACK then) and always
+ * leaves pipeline mode.
+ */
+int tj_pipe_begin(PGconn *conn, tj_err *err);
+int tj_pipe_add(PGconn *conn, const struct tj_stmt *stmt, const char *what, int nparams,
+		const char *const *params, const int *lengths, const int *formats, tj_err *err);
+int tj_pipe_end(PGconn *conn, const char *what, tj_err *err);
+
 /* Run a statement without parameters or results (BEGIN, COMMIT, ...). */
 int tj_pq_cmd(PGconn *conn, const char *sql, tj_err *err);
 

@@ -250,51 +250,65 @@ static const struct tj_stmt version_sql = {
 static const struct tj_stmt document_sql = {
 	"tj_outbox_document",
 	"INSERT INTO traject.documents (grant_key, report_id, version, format, body,"
-	" sha256, idempotency_key) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING doc_id",
+	" sha256, idempotency_key) VALUES ($1, $2, $3, $4, $5, $6, $7)",
 };
 
 /*
- * Its own statement: the row-level security policy of deliveries looks the
- * document up, and a statement does not see rows it inserts itself.
+ * Its own statement, finding the document by its unique key: the
+ * row-level security policy of deliveries looks the document up, and a
+ * statement does not see rows it inserts itself.
  */
 static const struct tj_stmt delivery_sql = {
 	"tj_outbox_delivery",
 	"INSERT INTO traject.deliveries (doc_id, target, queued_at, next_attempt_at)"
-	" VALUES ($1, $2, $3, $3)",
+	" SELECT d.doc_id, $5, $6, $6 FROM traject.documents d"
+	" WHERE d.grant_key = $1 AND d.report_id = $2 AND d.version = $3 AND d.format = $4",
 };
 
-static int store_document(tj_service *svc, const struct gen *x, const char *grant_id,
-			  const char *version, const struct rendering *doc, const char *now,
-			  tj_err *err)
+static const struct tj_stmt notify_sql = {
+	"tj_outbox_notify", "SELECT pg_notify('trajectd', 'generated')",
+};
+
+/* Queue a document and its delivery on the pipeline. */
+static int send_document(tj_service *svc, const struct gen *x, const char *grant_id,
+			 const char *version, const struct rendering *doc, const char *now,
+			 tj_err *err)
 {
 	struct tj_doc d = { .grant_id = grant_id, .report_id = x->report_id, .format = doc->format,
 			    .body = doc->body, .len = doc->len, .version = x->version };
-	TJ_AUTOFREE char *body = NULL;
-	TJ_AUTORES PGresult *res = NULL;
 	char sha[65], key[TJ_KEY_SIZE];
 	int r;
 
+	if (doc->len > INT32_MAX)
+		return tj_fail(err, TJ_EINVAL, "report %s of grant %s is too large to store",
+			       x->report_id, grant_id);
 	tj_sha256_hex(doc->body, doc->len, sha);
-	if ((r = tj_doc_key(&d, key, err)) < 0 || (r = tj_bytea_param(doc->body, doc->len, &body, err)) < 0)
+	if ((r = tj_doc_key(&d, key, err)) < 0)
 		return r;
 	{
-		const char *params[7] = { x->e.key, x->report_id, version, doc->format, body, sha, key };
+		/* the body goes as raw bytes (binary parameter): no hex text twice its size */
+		const char *params[7] = { x->e.key, x->report_id, version, doc->format, doc->body, sha,
+					  key };
+		const int lengths[7] = { 0, 0, 0, 0, (int)doc->len, 0, 0 };
+		const int formats[7] = { 0, 0, 0, 0, 1, 0, 0 };
 
-		r = tj_pq_prepared(svc->conn, &document_sql, "storing the document", 7, params, &res,
-				   err);
+		r = tj_pipe_add(svc->conn, &document_sql, "storing the document", 7, params, lengths,
+				formats, err);
 	}
 	if (r < 0)
 		return r;
 	{
-		const char *params[3] = { PQgetvalue(res, 0, 0), svc->cfg->url, now };
+		const char *params[6] = { x->e.key, x->report_id, version, doc->format, svc->cfg->url,
+					  now };
 
-		return tj_pq_prepared(svc->conn, &delivery_sql, "queueing the delivery", 3, params,
-				      NULL, err);
+		return tj_pipe_add(svc->conn, &delivery_sql, "queueing the delivery", 6, params, NULL,
+				   NULL, err);
 	}
 }
 
-static int store_version(tj_service *svc, const char *grant_id, struct gen *x,
-			 enum tj_gen_reason reason, const char *now, tj_err *err)
+/* Queue a version row, its documents and their deliveries on the pipeline. */
+static int send_version(tj_service *svc, const char *grant_id, struct gen *x,
+			enum tj_gen_reason reason, const char *now, tj_err *err)
 {
 	char vbuf[16], moment[32], due[11], as_of[11];
 	const struct rendered *rd = &x->rd;
@@ -310,11 +324,35 @@ static int store_version(tj_service *svc, const char *grant_id, struct gen *x,
 				      reason == TJ_GEN_SCHEDULED ? moment : NULL,
 				      x->late ? "true" : "false", now, svc->instance };
 
-		r = tj_pq_prepared(svc->conn, &version_sql, "storing the report version", 13, p,
-				   NULL, err);
+		r = tj_pipe_add(svc->conn, &version_sql, "storing the report version", 13, p, NULL,
+				NULL, err);
 	}
 	for (int i = 0; r == 0 && i < rd->count; i++)
-		r = store_document(svc, x, grant_id, vbuf, &rd->doc[i], now, err);
+		r = send_document(svc, x, grant_id, vbuf, &rd->doc[i], now, err);
+	return r;
+}
+
+/* Every version to store, one pipeline (one round trip): the rows, then NOTIFY. */
+static int send_all(tj_service *svc, const char *grant_id, struct gen *g, size_t n,
+		    enum tj_gen_reason reason, const char *now, tj_err *err)
+{
+	tj_err perr = { 0 };
+	int r, end;
+
+	if ((r = tj_pipe_begin(svc->conn, err)) < 0)
+		return r;
+	for (size_t i = 0; r == 0 && i < n; i++)
+		if (g[i].todo && g[i].outcome == 0)
+			r = send_version(svc, grant_id, &g[i], reason, now, err);
+	if (r == 0)
+		r = tj_pipe_add(svc->conn, &notify_sql, "waking the daemons", 0, NULL, NULL, NULL, err);
+	/* always end the pipeline; the first failure the server saw comes first */
+	end = tj_pipe_end(svc->conn, "storing the reports", &perr);
+	if (end < 0) {
+		if (err)
+			*err = perr;
+		return end;
+	}
 	return r;
 }
 
@@ -364,11 +402,9 @@ static int store_all(tj_service *svc, const char *grant_id, struct gen *g, size_
 			x->outcome = 1;
 			continue;
 		}
-		if ((r = store_version(svc, grant_id, x, reason, now, err)) < 0)
-			goto fail;
 		stored++;
 	}
-	if ((stored && (r = tj_outbox_notify(svc->conn, "generated", err)) < 0) ||
+	if ((stored && (r = send_all(svc, grant_id, g, n, reason, now, err)) < 0) ||
 	    (r = tj_pq_cmd(svc->conn, "COMMIT", err)) < 0)
 		goto fail;
 	return 0;
