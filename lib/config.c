@@ -28,6 +28,7 @@ static const struct key keys[] = {
 	{ "database", "conninfo", K_STRING, OFF(conninfo), 0, 0 },
 	{ "schedule", "lead_days", K_LONG, OFF(lead_days), 0, 365 },
 	{ "schedule", "time_zone", K_STRING, OFF(time_zone), 0, 0 },
+	{ "schedule", "workers", K_LONG, OFF(workers), 1, 64 },
 	{ "delivery", "url", K_URL, OFF(url), 0, 0 },
 	{ "delivery", "formats", K_FORMATS, 0, 0, 0 },
 	{ "delivery", "ca_file", K_STRING, OFF(ca_file), 0, 0 },
@@ -154,6 +155,7 @@ int tj_config_new(tj_config **out, tj_err *err)
 		return tj_fail(err, TJ_ENOMEM, "out of memory");
 	}
 	cfg->lead_days = 5;
+	cfg->workers = 2;
 	cfg->format_xml = cfg->format_json = true;
 	cfg->timeout = 60;
 	cfg->retry_base = 60;

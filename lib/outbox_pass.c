@@ -1,8 +1,7 @@
 /*
  * One pass of the service over the outbox, and its alerts: generate every
- * calendar report whose moment has come (missed moments included: a
- * report is due from its moment on, so a start after downtime catches up
- * at once), deliver what is due, then raise alerts for reports that are
+ * calendar report whose moment has come (lib/outbox_generate.c), deliver
+ * what is due, then raise alerts for reports that are
  * still undelivered near or past their due date. Each step is a function
  * the event loop can call on its own; a pass only stops early on an error
  * that leaves the database unusable.
@@ -56,11 +55,6 @@ int tj_outbox_resolve_alerts(tj_service *svc, const char *grant_key, const char 
 		     3, params, NULL, err);
 }
 
-static void next_due(struct tj_pass_stats *st, int64_t now, int64_t t)
-{
-	if (t > now && t < st->next_due)
-		st->next_due = t;
-}
 
 int tj_outbox_check_alerts(tj_service *svc, struct tj_pass_stats *st, tj_err *err)
 {
@@ -106,82 +100,13 @@ int tj_outbox_check_alerts(tj_service *svc, struct tj_pass_stats *st, tj_err *er
 		if (r < 0)
 			return r;
 		st->alerts += r;
-		next_due(st, now, warn);
-		next_due(st, now, deadline);
+		tj_next_due(st, now, warn);
+		tj_next_due(st, now, deadline);
 	}
 	return 0;
 }
 
 /* ---- generation of what is due -------------------------------------------- */
-
-/* Generate a grant's due reports together; one that fails must not stop the others. */
-static int generate_grant(tj_service *svc, const char *grant, const char *const *reports,
-			  size_t n, struct tj_pass_stats *st, tj_err *err)
-{
-	TJ_AUTOFREE struct tj_gen_result *gen = calloc(n, sizeof *gen);
-	tj_err gerr = { 0 };
-	int r;
-
-	if (!gen)
-		return tj_fail(err, TJ_ENOMEM, "out of memory");
-	r = tj_outbox_generate_many(svc, grant, reports, n, TJ_GEN_SCHEDULED, gen, &gerr);
-	if (r < 0) {
-		tj_log(TJ_LOG_ERR, "grant %s: generating %zu report%s failed: %s", grant, n,
-		       n == 1 ? "" : "s", gerr.msg);
-		if (PQstatus(svc->conn) != CONNECTION_OK)
-			return tj_fail(err, TJ_EDB, "%s", gerr.msg);
-		return 0;
-	}
-	for (size_t i = 0; i < n; i++) {
-		st->generated += !gen[i].existed;
-		st->generated_late += !gen[i].existed && gen[i].late;
-	}
-	return 0;
-}
-
-int tj_outbox_generate_due(tj_service *svc, struct tj_pass_stats *st, tj_err *err)
-{
-	TJ_AUTORES PGresult *res = NULL;
-	TJ_AUTOFREE const char **batch = NULL;
-	int64_t now = tj_service_now(svc);
-	size_t n = 0;
-	int rows, r;
-
-	r = tj_pq(svc->conn, "reading the calendars",
-		  "SELECT g.id, c.id, c.as_of, c.due FROM traject.grants g"
-		  " JOIN traject.calendar c ON c.grant_key = g.grant_key"
-		  "  AND c.version = traject.current_grant_version(g.grant_key)"
-		  " WHERE NOT EXISTS (SELECT 1 FROM traject.report_versions rv"
-		  "  WHERE rv.grant_key = g.grant_key AND rv.report_id = c.id)"
-		  " ORDER BY g.id, c.due, c.position",
-		  0, NULL, &res, err);
-	if (r < 0)
-		return r;
-	rows = PQntuples(res);
-	if (rows && !(batch = calloc((size_t)rows, sizeof *batch)))
-		return tj_fail(err, TJ_ENOMEM, "out of memory");
-	for (int i = 0; i < rows; i++) {
-		const char *grant = PQgetvalue(res, i, 0);
-		int32_t as_of, due;
-		int64_t moment;
-
-		if (tj_date_parse(PQgetvalue(res, i, 2), &as_of) == 0 &&
-		    tj_date_parse(PQgetvalue(res, i, 3), &due) == 0) {
-			moment = tj_sched_generation_moment(as_of, due, svc->cfg->lead_days);
-			if (moment > now)
-				next_due(st, now, moment);
-			else
-				batch[n++] = PQgetvalue(res, i, 1);
-		}
-		/* the rows are ordered by grant: the batch ends where the grant does */
-		if (n && (i + 1 == rows || strcmp(PQgetvalue(res, i + 1, 0), grant))) {
-			if ((r = generate_grant(svc, grant, batch, n, st, err)) < 0)
-				return r;
-			n = 0;
-		}
-	}
-	return 0;
-}
 
 int tj_outbox_pass(tj_service *svc, struct tj_pass_stats *st, tj_err *err)
 {

@@ -19,6 +19,13 @@ int tj_usec_value(const char *text, int64_t *usec);
 /* The query fragment that turns a timestamptz expression into microseconds. */
 #define TJ_SQL_USEC(expr) "(extract(epoch FROM " expr ") * 1000000)::bigint"
 
+/* Keep the earliest moment after now that something is due next. */
+static inline void tj_next_due(struct tj_pass_stats *st, int64_t now, int64_t t)
+{
+	if (t > now && t < st->next_due)
+		st->next_due = t;
+}
+
 /* The grant_key of a grant id: TJ_ENOTFOUND with a message naming it. */
 int tj_outbox_grant_key(PGconn *conn, const char *grant_id, char key[static 24], tj_err *err);
 

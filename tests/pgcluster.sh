@@ -55,7 +55,7 @@ start)
 	if ! as_owner "$bin/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
 		as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
 			-o "-c listen_addresses='' -c unix_socket_directories='$dir' -p $port \
-			    $fast -c max_connections=200 -c shared_buffers=128MB" start >/dev/null ||
+			    $fast -c max_connections=200 -c shared_buffers=${TJ_PG_SHARED_BUFFERS:-128MB}" start >/dev/null ||
 			{ cat "$dir/server.log" >&2; exit 1; }
 	fi
 	echo "PGHOST=$dir"

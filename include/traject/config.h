@@ -19,6 +19,9 @@ typedef struct tj_config {
 	char *conninfo;        /* [database] conninfo */
 	long lead_days;        /* [schedule] lead_days, 0..365, default 5 */
 	char *time_zone;       /* [schedule] time_zone, default Europe/Amsterdam */
+	long workers;          /* [schedule] workers, 1..64, default 2: processes (each with
+				  its own database session) that generate due reports of
+				  different grants at once (docs/daemon.md) */
 	char *url;             /* [delivery] url: https://... or file:///... */
 	bool format_xml;       /* [delivery] formats, default "xml json" */
 	bool format_json;
