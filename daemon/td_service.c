@@ -13,6 +13,7 @@
  * A pass itself runs synchronous, short statements (bounded by the
  * session's statement_timeout); see docs/daemon.md for what blocks.
  */
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -129,6 +130,7 @@ static void on_pass(tj_loop *loop, void *data)
 		return;
 	}
 	td_log_pass(&st, started);
+	malloc_trim(0); /* what the pass needed goes back to the kernel (trajectd.c) */
 	schedule_at(d, st.next_due);
 	drain_wakeups(d);
 }
