@@ -188,7 +188,7 @@ static void connected(struct td *d)
 	       "%d held outcomes to record",
 	       (double)(tj_real_now() - d->db_lost_at) / 1e6, d->db_attempts,
 	       tj_flight_held(d->flight));
-	if (tj_flight_record_held(d->flight, &err) < 0) {
+	if (tj_flight_record_held(d->flight, &err) < 0 || tj_mailer_record_held(d->mailer, &err) < 0) {
 		if (td_db_check(d, err.msg))
 			return;
 		tj_log(TJ_LOG_WARNING, "%s", err.msg);

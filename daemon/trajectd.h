@@ -12,6 +12,7 @@
 
 #include <libpq-fe.h>
 
+#include "traject/alert.h"
 #include "traject/config.h"
 #include "traject/flight.h"
 #include "traject/loop.h"
@@ -48,6 +49,7 @@ enum td_db_state {
 struct td {
 	tj_loop *loop;
 	tj_flight *flight;
+	tj_mailer *mailer;   /* alert mails, on the flight's multi handle */
 	tj_service svc;      /* svc.conn is conn while TD_DB_UP, else NULL */
 	tj_config *cfg;      /* owned; replaced by a good reload */
 	const char *config_path;
@@ -84,6 +86,8 @@ void td_log_pass(const struct tj_pass_stats *st, int started);
 void td_schedule_pass(struct td *d, uint64_t delay_ms);
 /* Tell systemd what the service is doing (STATUS=...), plus extra state lines. */
 void td_status(struct td *d, const char *extra);
+/* Start the alert mails that are due (after a pass or an outcome that may raise alerts). */
+void td_mail_due(struct td *d);
 
 /* td_db.c */
 /* The first connection, blocking (start-up fails without it): 0 or 1 (logged). */

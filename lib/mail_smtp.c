@@ -147,12 +147,17 @@ static size_t on_read(char *buf, size_t size, size_t nitems, void *userdata)
 	return n;
 }
 
-/* libcurl hands the server's reply lines to the header callback: keep the last one. */
+/*
+ * libcurl hands the server's reply lines to the header callback: keep the
+ * last refusal (4xx, 5xx), not the "221 bye" of the QUIT that follows it.
+ */
 static size_t on_reply(char *ptr, size_t size, size_t nitems, void *userdata)
 {
 	struct tj_smtp *s = userdata;
 	size_t n = size * nitems, o = 0;
 
+	if (n < 4 || (ptr[0] != '4' && ptr[0] != '5'))
+		return n;
 	for (size_t i = 0; i < n && o + 1 < sizeof s->reply; i++) {
 		unsigned char c = (unsigned char)ptr[i];
 
