@@ -173,6 +173,7 @@ static void finish(struct td *d)
 	tj_loop_timer_disarm(d->loop, &d->watchdog_timer);
 	tj_flight_abandon(d->flight, ABANDONED);
 	tj_mailer_abandon(d->mailer, "abandoned: trajectd stopped before the mail server answered");
+	td_away_stop(d);
 	if (d->db_state == TD_DB_UP && tj_instance_stop(&d->svc, &err) < 0)
 		tj_log(TJ_LOG_WARNING, "%s", err.msg);
 	tj_loop_stop(d->loop);
@@ -363,6 +364,8 @@ int td_run(tj_config **cfgp, const char *config_path, int64_t clock_start)
 		tj_log(TJ_LOG_INFO, "stopped: %llu loop wake-ups in %.1f s (%.1f a minute)",
 		       (unsigned long long)d.wakeups, s, s > 0 ? (double)d.wakeups * 60.0 / s : 0.0);
 	}
+	if (d.loop)
+		td_away_stop(&d);
 	tj_mailer_free(d.mailer); /* its transfers are on the flight's multi handle */
 	tj_flight_free(d.flight);
 	if (d.loop)
