@@ -43,6 +43,8 @@ int cmd_void(struct ctl *ctl, int argc, char **argv);
 int cmd_report(struct ctl *ctl, int argc, char **argv);
 int cmd_deliver(struct ctl *ctl, int argc, char **argv);
 int cmd_status(struct ctl *ctl, int argc, char **argv);
+int cmd_alert_list(struct ctl *ctl, int argc, char **argv);
+int cmd_alert_resolve(struct ctl *ctl, int argc, char **argv);
 int cmd_explain(struct ctl *ctl, int argc, char **argv);
 int cmd_role_grant(struct ctl *ctl, int argc, char **argv);
 int cmd_role_revoke(struct ctl *ctl, int argc, char **argv);

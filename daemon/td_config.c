@@ -1,7 +1,7 @@
 /*
  * The configuration check of trajectd (-n, start-up and every reload): what
  * inih and lib/config.c cannot know -- the zone exists, a target is set and
- * usable, the TLS files can be read. Each problem names the file, the line
+ * usable, the TLS files can be read, mail has both an address and a server. Each problem names the file, the line
  * of the key and the key. A reload makes exactly the same checks, so a
  * configuration that -n accepts is one a reload accepts.
  */
@@ -149,6 +149,21 @@ static int check_config(bool service, const tj_config *cfg)
 		problem(service, cfg, "delivery", "client_key", "given without client_cert");
 		bad++;
 	}
+	/* the addresses and the url were checked by the parser (lib/config.c) */
+	if (cfg->mail_to && !cfg->smtp_url) {
+		problem(service, cfg, "alert", "mail_to",
+			"given without smtp_url: set smtp_url = smtp://localhost (a relay on this "
+			"host) or smtps://host (TLS)");
+		bad++;
+	}
+	if (cfg->smtp_url && !cfg->mail_to)
+		say(service, TJ_LOG_WARNING, "%s: [alert] smtp_url: no mail_to is set, so no alert "
+					     "is mailed",
+		    cfg->path ? cfg->path : "(defaults)");
+	if (cfg->mail_from && !cfg->mail_to)
+		say(service, TJ_LOG_WARNING, "%s: [alert] mail_from: no mail_to is set, so no alert "
+					     "is mailed",
+		    cfg->path ? cfg->path : "(defaults)");
 	return bad ? 1 : 0;
 }
 

@@ -5,8 +5,9 @@
  * flight continue, their outcomes are held), and a new one is made without
  * blocking the loop (PQconnectStartParams/PQconnectPoll) after a capped
  * exponential backoff of 1 s, 2 s, ... 60 s. Once it is up again: LISTEN,
- * count the outage in the instance row, record the held outcomes, and run
- * a pass.
+ * count the outage in the instance row, record the held outcomes, store
+ * the database alert of an outage longer than [alert] db_away (td_away.c),
+ * and run a pass.
  */
 #include <stdio.h>
 #include <string.h>
@@ -128,6 +129,7 @@ void td_db_lost(struct td *d, const char *why)
 	d->db_lost_at = tj_real_now();
 	d->db_attempts = 0;
 	d->backoff_s = BACKOFF_MIN_S;
+	td_away_lost(d); /* [alert] db_away from now on */
 	tj_log(TJ_LOG_ERR,
 	       "database connection lost: %s; running on without it and reconnecting "
 	       "(%d transfers in flight continue, their outcomes are recorded after the reconnect)",
@@ -188,11 +190,15 @@ static void connected(struct td *d)
 	       "%d held outcomes to record",
 	       (double)(tj_real_now() - d->db_lost_at) / 1e6, d->db_attempts,
 	       tj_flight_held(d->flight));
-	if (tj_flight_record_held(d->flight, &err) < 0) {
+	if (tj_flight_record_held(d->flight, &err) < 0 || tj_mailer_record_held(d->mailer, &err) < 0) {
 		if (td_db_check(d, err.msg))
 			return;
 		tj_log(TJ_LOG_WARNING, "%s", err.msg);
 	}
+	/* an outage longer than [alert] db_away becomes a database alert now */
+	td_away_back(d);
+	if (d->db_state != TD_DB_UP)
+		return; /* lost again while storing it: kept for the next reconnect */
 	d->db_error[0] = '\0';
 	td_status(d, NULL);
 	if (!d->stop_signals)

@@ -5,6 +5,7 @@
  *     connection is survived and re-made (td_db.c);
  *   - the transfers in flight on libcurl's multi socket interface
  *     (include/traject/flight.h): a slow receiver never blocks the loop;
+ *     alert mails run on the same multi handle (include/traject/alert.h);
  *   - timers: the next pass (the earliest due moment from the database,
  *     at most 60 s away: it also heartbeats), the systemd watchdog, the
  *     reconnect backoff and the stop deadline;
@@ -21,6 +22,7 @@
 
 #include "trajectd.h"
 #include "traject/log.h"
+#include "traject/mail.h"
 #include "traject/service.h"
 
 /* An idle service still runs a pass (and heartbeats) this often. */
@@ -105,6 +107,28 @@ static void drain_wakeups(struct td *d)
 		td_schedule_pass(d, 0);
 }
 
+/* Transfers of either kind still running: a stop waits for both. */
+static int in_flight(const struct td *d)
+{
+	return tj_flight_running(d->flight) + tj_mailer_running(d->mailer);
+}
+
+void td_mail_due(struct td *d)
+{
+	int64_t next = INT64_MAX;
+	tj_err err = { 0 };
+
+	if (d->stop_signals || d->db_state != TD_DB_UP || !tj_mail_configured(d->cfg))
+		return;
+	if (tj_mailer_start_due(d->mailer, &next, &err) < 0) {
+		if (!td_db_check(d, err.msg))
+			tj_log(TJ_LOG_ERR, "starting alert mails failed: %s", err.msg);
+		return;
+	}
+	if (next != INT64_MAX)
+		schedule_at(d, next);
+}
+
 static void on_pass(tj_loop *loop, void *data)
 {
 	struct td *d = data;
@@ -119,8 +143,10 @@ static void on_pass(tj_loop *loop, void *data)
 	st.next_due = INT64_MAX;
 	if ((r = tj_instance_heartbeat(&d->svc, &err)) >= 0 &&
 	    (r = tj_outbox_generate_due(&d->svc, &st, &err)) >= 0 &&
-	    (r = started = tj_flight_start_due(d->flight, &st, &err)) >= 0)
-		r = tj_outbox_check_alerts(&d->svc, &st, &err);
+	    (r = started = tj_flight_start_due(d->flight, &st, &err)) >= 0 &&
+	    (r = tj_outbox_check_alerts(&d->svc, &st, &err)) >= 0)
+		/* the alerts this pass (or anyone) raised, and retries that are due */
+		r = tj_mailer_start_due(d->mailer, &st.next_due, &err);
 	d->last_pass_ms = tj_monotonic_ms();
 	if (r < 0) {
 		if (td_db_check(d, err.msg))
@@ -148,6 +174,8 @@ static void finish(struct td *d)
 	tj_loop_timer_disarm(d->loop, &d->connect_timer);
 	tj_loop_timer_disarm(d->loop, &d->watchdog_timer);
 	tj_flight_abandon(d->flight, ABANDONED);
+	tj_mailer_abandon(d->mailer, "abandoned: trajectd stopped before the mail server answered");
+	td_away_stop(d);
 	if (d->db_state == TD_DB_UP && tj_instance_stop(&d->svc, &err) < 0)
 		tj_log(TJ_LOG_WARNING, "%s", err.msg);
 	tj_loop_stop(d->loop);
@@ -164,12 +192,30 @@ static void on_flight_done(tj_flight *f, const struct tj_flight_done *done, void
 			schedule_at(d, done->next_attempt);
 		if (tj_flight_backlog(f))
 			td_schedule_pass(d, 0);
+		td_mail_due(d); /* the outcome may have raised an alert */
 		drain_wakeups(d);
 	}
-	if (d->stop_signals && tj_flight_running(f) == 0)
+	if (d->stop_signals && in_flight(d) == 0)
 		finish(d);
 	else if (d->stop_signals || d->db_state != TD_DB_UP)
 		td_status(d, NULL); /* fewer in flight, maybe one more held */
+}
+
+static void on_mail_done(tj_mailer *m, const struct tj_mailer_done *done, void *data)
+{
+	struct td *d = data;
+
+	(void)m;
+	if (done->held)
+		td_db_check(d, done->err->msg);
+	if (d->db_state == TD_DB_UP && !d->stop_signals) {
+		if (done->next_attempt != INT64_MAX)
+			schedule_at(d, done->next_attempt);
+		td_mail_due(d); /* room for the next one */
+		drain_wakeups(d);
+	}
+	if (d->stop_signals && in_flight(d) == 0)
+		finish(d);
 }
 
 static void on_stop_deadline(tj_loop *loop, void *data)
@@ -178,7 +224,7 @@ static void on_stop_deadline(tj_loop *loop, void *data)
 
 	(void)loop;
 	tj_log(TJ_LOG_WARNING, "the stop deadline of %ld s has passed: abandoning %d transfers",
-	       d->stop_deadline_s, tj_flight_running(d->flight));
+	       d->stop_deadline_s, in_flight(d));
 	finish(d);
 }
 
@@ -186,14 +232,14 @@ static void stop(struct td *d, int signo)
 {
 	if (d->stop_signals++ > 0) {
 		tj_log(TJ_LOG_WARNING, "signal %d again: stopping at once, abandoning %d transfers",
-		       signo, tj_flight_running(d->flight));
+		       signo, in_flight(d));
 		finish(d);
 		return;
 	}
 	tj_log(TJ_LOG_INFO, "stopping on signal %d", signo);
 	tj_loop_timer_disarm(d->loop, &d->pass_timer); /* no new claims from now on */
 	td_status(d, "STOPPING=1");
-	if (tj_flight_running(d->flight) == 0) {
+	if (in_flight(d) == 0) {
 		finish(d);
 		return;
 	}
@@ -201,7 +247,7 @@ static void stop(struct td *d, int signo)
 								   : STOP_DEADLINE_MAX_S;
 	tj_log(TJ_LOG_INFO,
 	       "waiting up to %ld s for %d transfers in flight (a second signal stops at once)",
-	       d->stop_deadline_s, tj_flight_running(d->flight));
+	       d->stop_deadline_s, in_flight(d));
 	tj_loop_timer_arm(d->loop, &d->stop_timer, (uint64_t)d->stop_deadline_s * 1000u,
 			  on_stop_deadline, d);
 }
@@ -272,7 +318,8 @@ static int start(struct td *d, int64_t clock_start)
 	if (td_db_open(d) != 0)
 		return 1;
 	if (tj_instance_register(&d->svc, &err) < 0 ||
-	    tj_flight_new(&d->flight, d->loop, &d->svc, MAX_RUNNING, on_flight_done, d, &err) < 0) {
+	    tj_flight_new(&d->flight, d->loop, &d->svc, MAX_RUNNING, on_flight_done, d, &err) < 0 ||
+	    tj_mailer_new(&d->mailer, d->flight, &d->svc, on_mail_done, d, &err) < 0) {
 		tj_log(TJ_LOG_ERR, "%s", err.msg);
 		return 1;
 	}
@@ -319,6 +366,9 @@ int td_run(tj_config **cfgp, const char *config_path, int64_t clock_start)
 		tj_log(TJ_LOG_INFO, "stopped: %llu loop wake-ups in %.1f s (%.1f a minute)",
 		       (unsigned long long)d.wakeups, s, s > 0 ? (double)d.wakeups * 60.0 / s : 0.0);
 	}
+	if (d.loop)
+		td_away_stop(&d);
+	tj_mailer_free(d.mailer); /* its transfers are on the flight's multi handle */
 	tj_flight_free(d.flight);
 	if (d.loop)
 		td_db_close(&d);

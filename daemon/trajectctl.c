@@ -31,6 +31,8 @@ static const struct command commands[] = {
 	  "         [--format json|xml|html] [--output FILE] [--public] [--lang nl|en]" },
 	{ "deliver", NULL, cmd_deliver, "deliver --grant ID --report REPORT_ID [--new-version]" },
 	{ "status", NULL, cmd_status, "status [--grant ID] [--json]" },
+	{ "alert", "list", cmd_alert_list, "alert list [--all] [--json]" },
+	{ "alert", "resolve", cmd_alert_resolve, "alert resolve ALERT_ID" },
 	{ "explain", NULL, cmd_explain,
 	  "explain --grant ID --obligation OID (--text TEXT | --file FILE)" },
 	{ "role", "grant-grantee", cmd_role_grant, "role grant-grantee ROLE GRANTEE" },

@@ -28,7 +28,7 @@ static void usage(FILE *f)
 		   "       " PROG " -n [--config FILE]   check the configuration and exit\n");
 }
 
-/* --once: one blocking pass (tj_outbox_pass), the same steps the loop runs. */
+/* --once: one blocking pass (tj_outbox_pass) and the alert mails that are due. */
 static int run_once(const tj_config *cfg, int64_t clock_start)
 {
 	struct tj_pass_stats st;
@@ -57,6 +57,11 @@ static int run_once(const tj_config *cfg, int64_t clock_start)
 		rc = 1;
 	} else {
 		td_log_pass(&st, 0);
+		/* the alerts of this pass (or of anyone) that wait for their mail, blocking */
+		if (tj_alert_mail_send_due(&svc, &err) < 0) {
+			tj_log(TJ_LOG_ERR, "sending alert mails failed: %s", err.msg);
+			rc = 1;
+		}
 	}
 	if (tj_instance_stop(&svc, &err) < 0)
 		tj_log(TJ_LOG_WARNING, "%s", err.msg);

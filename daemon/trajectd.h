@@ -12,6 +12,7 @@
 
 #include <libpq-fe.h>
 
+#include "traject/alert.h"
 #include "traject/config.h"
 #include "traject/flight.h"
 #include "traject/loop.h"
@@ -45,9 +46,12 @@ enum td_db_state {
 	TD_DB_CONNECTING, /* a non-blocking connection attempt is under way */
 };
 
+struct td_outage;
+
 struct td {
 	tj_loop *loop;
 	tj_flight *flight;
+	tj_mailer *mailer;   /* alert mails, on the flight's multi handle */
 	tj_service svc;      /* svc.conn is conn while TD_DB_UP, else NULL */
 	tj_config *cfg;      /* owned; replaced by a good reload */
 	const char *config_path;
@@ -61,6 +65,11 @@ struct td {
 	int db_attempts;     /* failed reconnects in this outage */
 	int64_t db_lost_at;  /* real clock */
 	char db_error[300];  /* why it is away (one line) */
+
+	/* the database alert (td_away.c) */
+	struct td_outage *outage;   /* the outage going on, while the database is away */
+	struct td_outage *outages;  /* outages that raised an alert not stored yet */
+	tj_timer away_timer, away_mail_timer;
 
 	/* timers (one-shot, re-armed) */
 	tj_timer pass_timer, watchdog_timer, reconnect_timer, connect_timer, stop_timer;
@@ -84,6 +93,8 @@ void td_log_pass(const struct tj_pass_stats *st, int started);
 void td_schedule_pass(struct td *d, uint64_t delay_ms);
 /* Tell systemd what the service is doing (STATUS=...), plus extra state lines. */
 void td_status(struct td *d, const char *extra);
+/* Start the alert mails that are due (after a pass or an outcome that may raise alerts). */
+void td_mail_due(struct td *d);
 
 /* td_db.c */
 /* The first connection, blocking (start-up fails without it): 0 or 1 (logged). */
@@ -95,5 +106,16 @@ void td_db_lost(struct td *d, const char *why);
 /* After a statement failed: is the connection gone? (then td_db_lost was called) */
 bool td_db_check(struct td *d, const char *why);
 void td_db_close(struct td *d);
+
+/* td_away.c: the alert of a database that stays away ([alert] db_away) */
+/* The connection was just lost (d->db_lost_at): start counting. */
+void td_away_lost(struct td *d);
+/*
+ * The connection is back (before d->db_error is cleared): an outage that
+ * raised the alert is stored now, or as soon as its mail has ended.
+ */
+void td_away_back(struct td *d);
+/* Stopping: say which database alerts could not be stored; free them. */
+void td_away_stop(struct td *d);
 
 #endif

@@ -11,9 +11,10 @@
 #include <ini.h>
 
 #include "traject/config.h"
+#include "traject/mail.h"
 #include "util.h"
 
-enum key_type { K_STRING, K_LONG, K_FORMATS, K_URL };
+enum key_type { K_STRING, K_LONG, K_FORMATS, K_URL, K_MAIL_LIST, K_MAIL, K_SMTP_URL };
 
 struct key {
 	const char *section;
@@ -38,8 +39,11 @@ static const struct key keys[] = {
 	{ "delivery", "retry_base", K_LONG, OFF(retry_base), 1, 86400 },
 	{ "delivery", "retry_max", K_LONG, OFF(retry_max), 1, 604800 },
 	{ "delivery", "warn_hours", K_LONG, OFF(warn_hours), 0, 8760 },
-	{ "alert", "mail_to", K_STRING, OFF(mail_to), 0, 0 },
-	{ "alert", "smtp_url", K_STRING, OFF(smtp_url), 0, 0 },
+	{ "alert", "mail_to", K_MAIL_LIST, OFF(mail_to), 0, 0 },
+	{ "alert", "smtp_url", K_SMTP_URL, OFF(smtp_url), 0, 0 },
+	{ "alert", "mail_from", K_MAIL, OFF(mail_from), 0, 0 },
+	{ "alert", "mail_timeout", K_LONG, OFF(mail_timeout), 1, 600 },
+	{ "alert", "db_away", K_LONG, OFF(db_away), 1, 86400 },
 	{ "report", "suppress_below", K_LONG, OFF(suppress_below), 3, 100 },
 };
 
@@ -117,6 +121,20 @@ static int handler(void *user, const char *section, const char *name, const char
 			return 0;
 		}
 		return set_string((char **)(void *)(base + k->offset), value) == 0;
+	case K_MAIL_LIST:
+	case K_MAIL:
+	case K_SMTP_URL: {
+		char why[300] = "";
+		int r = k->type == K_SMTP_URL ? tj_smtp_url_check(value, why, sizeof why)
+			: k->type == K_MAIL  ? tj_mail_address_check(value, why, sizeof why)
+					     : tj_mail_list_check(value, why, sizeof why);
+
+		if (r < 0) {
+			snprintf(st->why, sizeof st->why, "[%s] %s: %s", section, name, why);
+			return 0;
+		}
+		return set_string((char **)(void *)(base + k->offset), value) == 0;
+	}
 	case K_LONG: {
 		char *end;
 		long v;
@@ -162,6 +180,8 @@ int tj_config_new(tj_config **out, tj_err *err)
 	cfg->retry_max = 3600;
 	cfg->warn_hours = 48;
 	cfg->suppress_below = 5; /* TJ_SUPPRESS_DEFAULT */
+	cfg->mail_timeout = 30;
+	cfg->db_away = 300;
 	*out = cfg;
 	return 0;
 }
@@ -212,5 +232,6 @@ void tj_config_free(tj_config *cfg)
 	free(cfg->client_key);
 	free(cfg->mail_to);
 	free(cfg->smtp_url);
+	free(cfg->mail_from);
 	free(cfg);
 }

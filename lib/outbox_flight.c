@@ -16,6 +16,14 @@
 /* The same bound as the blocking pass: attempts started in one call. */
 #define MAX_CLAIMS_PER_CALL 1000
 
+/* A transfer of someone else's on our multi handle (tj_flight_add_easy). */
+struct extra {
+	CURL *easy;
+	tj_flight_easy_cb cb;
+	void *data;
+	struct extra *next;
+};
+
 struct tj_flight {
 	tj_loop *loop;
 	tj_service *svc;
@@ -26,6 +34,7 @@ struct tj_flight {
 	bool backlog;
 	tj_flight_cb cb;
 	void *data;
+	struct extra *extras;
 };
 
 static bool db_usable(const tj_flight *f)
@@ -108,13 +117,28 @@ static void settle(tj_flight *f, struct tj_job *job, struct tj_pass_stats *st,
 static void on_transfer_done(tj_curlm *m, CURL *easy, CURLcode code, void *data)
 {
 	tj_flight *f = data;
-	struct tj_transfer *t = tj_transfer_of(easy);
-	struct tj_job *job = t ? tj_transfer_user(t) : NULL;
+	struct tj_transfer *t;
+	struct tj_job *job;
 	struct tj_pass_stats st = { .next_due = INT64_MAX };
 	struct tj_flight_done done = { 0 };
 	tj_err err = { 0 };
 
 	(void)m;
+	for (struct extra **pp = &f->extras; *pp; pp = &(*pp)->next) {
+		struct extra *x = *pp;
+
+		if (x->easy == easy) {
+			tj_flight_easy_cb cb = x->cb;
+			void *xdata = x->data;
+
+			*pp = x->next;
+			free(x);
+			cb(easy, code, xdata);
+			return;
+		}
+	}
+	t = tj_transfer_of(easy);
+	job = t ? tj_transfer_user(t) : NULL;
 	if (!job)
 		return; /* not one of ours: cannot happen, the multi handle is private */
 	unlink_running(f, job);
@@ -171,6 +195,8 @@ void tj_flight_free(tj_flight *f)
 	}
 	while ((job = unhold_first(f)))
 		tj_job_free(job);
+	while (f->extras)
+		tj_flight_remove_easy(f, f->extras->easy);
 	tj_curlm_free(f->curlm);
 	free(f);
 }
@@ -238,6 +264,39 @@ int tj_flight_start_due(tj_flight *f, struct tj_pass_stats *st, tj_err *err)
 	if ((r = tj_outbox_next_attempt(f->svc, st, err)) < 0)
 		return r;
 	return started;
+}
+
+int tj_flight_add_easy(tj_flight *f, CURL *easy, tj_flight_easy_cb cb, void *data, tj_err *err)
+{
+	struct extra *x = calloc(1, sizeof *x);
+	int r;
+
+	if (!x)
+		return tj_fail(err, TJ_ENOMEM, "out of memory");
+	x->easy = easy;
+	x->cb = cb;
+	x->data = data;
+	if ((r = tj_curlm_add(f->curlm, easy, err)) < 0) {
+		free(x);
+		return r;
+	}
+	x->next = f->extras;
+	f->extras = x;
+	return 0;
+}
+
+void tj_flight_remove_easy(tj_flight *f, CURL *easy)
+{
+	for (struct extra **pp = &f->extras; *pp; pp = &(*pp)->next) {
+		struct extra *x = *pp;
+
+		if (x->easy == easy) {
+			*pp = x->next;
+			tj_curlm_remove(f->curlm, easy);
+			free(x);
+			return;
+		}
+	}
 }
 
 int tj_flight_running(const tj_flight *f)

@@ -13,6 +13,7 @@
 #include "db.h"
 #include "outbox_private.h"
 #include "traject/log.h"
+#include "traject/mail.h"
 #include "traject/value.h"
 #include "util.h"
 
@@ -22,23 +23,29 @@ int tj_outbox_alert(tj_service *svc, const char *kind, const char *grant_key,
 		    const char *grant_id, const char *report_id, const char *message, tj_err *err)
 {
 	TJ_AUTORES PGresult *res = NULL;
+	TJ_AUTOFREE char *text = strdup(message);
 	char now[32];
-	const char *params[6] = { kind, grant_key, report_id, message, now, svc->instance };
+	/* whoever raises it queues its mail, once: the INSERT that opened it decides */
+	const char *mail = tj_mail_configured(svc->cfg) ? "pending" : "none";
+	const char *params[7] = { kind, grant_key, report_id, text, now, svc->instance, mail };
 	int r;
 
+	if (!text)
+		return tj_fail(err, TJ_ENOMEM, "out of memory");
+	tj_mask_bsn(text); /* the message goes to the log, status and mail */
 	tj_timestamp_format(tj_service_now(svc), now);
 	/* The partial unique index keeps one open alert per report and kind, across instances. */
 	r = tj_pq(svc->conn, "raising an alert",
 		  "INSERT INTO traject.alerts (kind, grant_key, report_id, message, raised_at,"
-		  " raised_by) VALUES ($1, $2, $3, $4, $5, $6)"
+		  " raised_by, mail_state) VALUES ($1, $2, $3, $4, $5, $6, $7)"
 		  " ON CONFLICT (grant_key, report_id, kind) WHERE resolved_at IS NULL DO NOTHING"
 		  " RETURNING alert_id",
-		  6, params, &res, err);
+		  7, params, &res, err);
 	if (r < 0)
 		return r;
 	if (PQntuples(res) == 0)
 		return 0;
-	tj_log(TJ_LOG_CRIT, "ALERT %s: grant %s report %s: %s", kind, grant_id, report_id, message);
+	tj_log(TJ_LOG_CRIT, "ALERT %s: grant %s report %s: %s", kind, grant_id, report_id, text);
 	return 1;
 }
 
@@ -46,13 +53,13 @@ int tj_outbox_resolve_alerts(tj_service *svc, const char *grant_key, const char 
 			     tj_err *err)
 {
 	char now[32];
-	const char *params[3] = { grant_key, report_id, now };
+	const char *params[4] = { grant_key, report_id, now, svc->instance };
 
 	tj_timestamp_format(tj_service_now(svc), now);
 	return tj_pq(svc->conn, "resolving alerts",
-		     "UPDATE traject.alerts SET resolved_at = $3"
+		     "UPDATE traject.alerts SET resolved_at = $3, resolved_by = $4"
 		     " WHERE grant_key = $1 AND report_id = $2 AND resolved_at IS NULL",
-		     3, params, NULL, err);
+		     4, params, NULL, err);
 }
 
 

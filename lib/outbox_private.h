@@ -30,9 +30,10 @@ static inline void tj_next_due(struct tj_pass_stats *st, int64_t now, int64_t t)
 int tj_outbox_grant_key(PGconn *conn, const char *grant_id, char key[static 24], tj_err *err);
 
 /*
- * Raise one alert (kind rejected, not_delivered or late) unless the same
- * one is open: returns 1 when it opened it (and logged it as critical),
- * 0 when it was open already.
+ * Raise one report alert (kind rejected, not_delivered, late or failing)
+ * unless the same one is open: returns 1 when it opened it (logged it as
+ * critical and, with mail configured, queued its mail), 0 when it was
+ * open already.
  */
 int tj_outbox_alert(tj_service *svc, const char *kind, const char *grant_key,
 		    const char *grant_id, const char *report_id, const char *message, tj_err *err);

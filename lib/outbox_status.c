@@ -1,7 +1,7 @@
 /*
  * The outbox's part of `trajectctl status`: each calendar report's
  * delivery state (from traject.report_states, on the real clock), the open
- * alerts and the instances that are alive. It fills the grant status that
+ * alerts (lib/alert_list.c) and the instances that are alive. It fills the grant status that
  * lib/grant_query.c reads and adds its own keys to the JSON document, so
  * the status command stays one list of grants.
  */
@@ -13,6 +13,7 @@
 
 #include "db.h"
 #include "outbox_private.h"
+#include "traject/alert.h"
 #include "util.h"
 
 /* An instance is alive when it heartbeat within this interval (a pass is at most 60 s apart). */
@@ -87,18 +88,6 @@ static json_object *str_or_null(const char *s)
 	return s ? json_object_new_string(s) : NULL;
 }
 
-static int alerts_result(PGconn *conn, const char *grant_id, PGresult **out, tj_err *err)
-{
-	const char *params[1] = { grant_id };
-
-	return tj_pq(conn, "reading the alerts",
-		     "SELECT a.kind, g.id, a.report_id, a.message, traject.iso_utc(a.raised_at),"
-		     " a.raised_by FROM traject.alerts a JOIN traject.grants g USING (grant_key)"
-		     " WHERE a.resolved_at IS NULL AND ($1::text IS NULL OR g.id = $1)"
-		     " ORDER BY a.raised_at, a.alert_id",
-		     1, params, out, err);
-}
-
 static int instances_result(PGconn *conn, PGresult **out, tj_err *err)
 {
 	return tj_pq(conn, "reading the instances",
@@ -140,9 +129,8 @@ static int add_report_keys(PGconn *conn, const char *time_zone, json_object *gra
 int tj_outbox_status_json(PGconn *conn, const char *grant_id, const char *time_zone,
 			  struct json_object *status, tj_err *err)
 {
-	TJ_AUTORES PGresult *alerts = NULL;
 	TJ_AUTORES PGresult *inst = NULL;
-	json_object *grants, *list;
+	json_object *grants, *list = NULL;
 	int r;
 
 	if (json_object_object_get_ex(status, "grants", &grants)) {
@@ -152,22 +140,12 @@ int tj_outbox_status_json(PGconn *conn, const char *grant_id, const char *time_z
 				return r;
 		}
 	}
-	if ((r = alerts_result(conn, grant_id, &alerts, err)) < 0 ||
-	    (r = instances_result(conn, &inst, err)) < 0)
+	/* the open alerts with their mail (lib/alert_list.c); database alerts too */
+	if ((r = tj_alerts_json(conn, grant_id, false, &list, err)) < 0)
 		return r;
-	list = json_object_new_array();
-	for (int i = 0; i < PQntuples(alerts); i++) {
-		json_object *a = json_object_new_object();
-
-		json_object_object_add(a, "kind", json_object_new_string(PQgetvalue(alerts, i, 0)));
-		json_object_object_add(a, "grant", json_object_new_string(PQgetvalue(alerts, i, 1)));
-		json_object_object_add(a, "report", json_object_new_string(PQgetvalue(alerts, i, 2)));
-		json_object_object_add(a, "message", json_object_new_string(PQgetvalue(alerts, i, 3)));
-		json_object_object_add(a, "raised_at", json_object_new_string(PQgetvalue(alerts, i, 4)));
-		json_object_object_add(a, "raised_by", json_object_new_string(PQgetvalue(alerts, i, 5)));
-		json_object_array_add(list, a);
-	}
 	json_object_object_add(status, "alerts", list);
+	if ((r = instances_result(conn, &inst, err)) < 0)
+		return r;
 	list = json_object_new_array();
 	for (int i = 0; i < PQntuples(inst); i++) {
 		json_object *o = json_object_new_object();
@@ -187,21 +165,12 @@ int tj_outbox_status_json(PGconn *conn, const char *grant_id, const char *time_z
 
 int tj_outbox_status_text(PGconn *conn, const char *grant_id, FILE *out, tj_err *err)
 {
-	TJ_AUTORES PGresult *alerts = NULL;
 	TJ_AUTORES PGresult *inst = NULL;
 	int r;
 
-	if ((r = alerts_result(conn, grant_id, &alerts, err)) < 0 ||
+	if ((r = tj_alerts_text(conn, grant_id, false, out, err)) < 0 ||
 	    (r = instances_result(conn, &inst, err)) < 0)
 		return r;
-	if (PQntuples(alerts) == 0)
-		fprintf(out, "alerts: none open\n");
-	else
-		fprintf(out, "alerts: %d open\n", PQntuples(alerts));
-	for (int i = 0; i < PQntuples(alerts); i++)
-		fprintf(out, "  %s  %-13s grant %s report %s: %s\n", PQgetvalue(alerts, i, 4),
-			PQgetvalue(alerts, i, 0), PQgetvalue(alerts, i, 1), PQgetvalue(alerts, i, 2),
-			PQgetvalue(alerts, i, 3));
 	fprintf(out, "instances: %d alive\n", PQntuples(inst));
 	for (int i = 0; i < PQntuples(inst); i++)
 		fprintf(out, "  %s  since %s, last heartbeat %s\n", PQgetvalue(inst, i, 0),

@@ -101,7 +101,12 @@ static const char *const privileges[] = {
 	" traject.alerts TO trajectd_service, trajectd_admin",
 	"GRANT UPDATE ON traject.deliveries TO trajectd_service",
 	"GRANT UPDATE (state, next_attempt_at) ON traject.deliveries TO trajectd_admin",
-	"GRANT UPDATE (resolved_at) ON traject.alerts TO trajectd_service",
+	/* resolving alerts, and the alert mail outbox (sql/011_alert_mail.sql) */
+	"GRANT UPDATE (resolved_at, resolved_by, mail_state, mail_attempts, mail_next_at,"
+	" mail_lease_owner, mail_lease_until, mailed_at, mail_error) ON traject.alerts"
+	" TO trajectd_service",
+	/* trajectctl alert resolve */
+	"GRANT UPDATE (resolved_at, resolved_by) ON traject.alerts TO trajectd_admin",
 	"GRANT INSERT ON traject.delivery_attempts TO trajectd_service",
 	"GRANT INSERT, UPDATE ON traject.instances TO trajectd_service",
 	/* Only trajectd's groups connect; only imports need a temporary table. */

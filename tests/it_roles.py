@@ -479,6 +479,56 @@ def test_service_reports_every_grant_and_cannot_ddl(t, roles):
             pattern='nothing was changed')
 
 
+@with_roles
+def test_service_mails_alerts_and_admins_resolve_their_own(t, roles):
+    east = roles.make('east', 'trajectd_admin', 'Gemeente Oost')
+    west = roles.make('west', 'trajectd_admin', 'Gemeente West')
+    reader = roles.make('reader', 'trajectd_reader', 'Gemeente Oost')
+    svc = roles.make('svc', 'trajectd_service')
+    load_both(t, east, west)
+    sink = tjtest.SmtpSink(os.path.join(t.tmp, 'mail'))
+    try:
+        # a folder that is not there: every delivery fails in a way waiting will not fix
+        conf = t.write('mail.conf', '[database]\nconninfo = dbname=%s user=%s\n\n[delivery]\n'
+                                    'url = file://%s/missing\n\n[alert]\nmail_to = a@example.org\n'
+                                    'smtp_url = %s\n' % (t.db, svc, t.tmp, sink.url))
+        d = subprocess.run([os.environ.get('TRAJECTD', 'trajectd'), '--config', conf, '--once',
+                            '--clock', '2011-07-12T12:00:00+02:00'],
+                           capture_output=True, text=True, timeout=120)
+        t.ok(d.returncode == 0, 'trajectd --once as the service', d.stderr)
+        t.eq(t.sql("SELECT g.id, a.kind, a.mail_state FROM traject.alerts a"
+                   " JOIN traject.grants g USING (grant_key) ORDER BY 1"),
+             ['ROLES-EAST|failing|sent', 'ROLES-WEST|failing|sent'],
+             'the service raised an alert per grant and recorded their mails (its UPDATE of '
+             'the mail columns)')
+        t.eq(len(sink.messages()), 2, 'two mails')
+        ids = dict(rows for rows in (r.split('|') for r in t.sql(
+            "SELECT g.id, a.alert_id FROM traject.alerts a JOIN traject.grants g USING (grant_key)")))
+        t.psql(t.db, "INSERT INTO traject.alerts (kind, message, raised_at, raised_by)"
+                     " VALUES ('database', 'the database was unreachable', now(), 'trajectd@x:1:00')")
+        db_id = t.sql("SELECT alert_id FROM traject.alerts WHERE kind = 'database'")[0]
+        r = t.succeeds(ctl_as(t, reader, 'alert', 'list', '--json'), 'reader: alert list')
+        t.eq(sorted((a['kind'], a['grant']) for a in r.json()),
+             [('database', None), ('failing', EAST)],
+             'a reader sees its grantee\'s alerts and the database alert, not another grantee\'s')
+        t.fails(ctl_as(t, reader, 'alert', 'resolve', ids[EAST]), 'reader: resolve',
+                pattern='permission denied')
+        t.fails(ctl_as(t, west, 'alert', 'resolve', ids[EAST]), 'west resolves an east alert',
+                pattern='no alert %s' % ids[EAST])
+        r = t.succeeds(ctl_as(t, east, 'alert', 'resolve', ids[EAST]), 'east resolves its own')
+        t.ok('resolved' in r.out, 'says so', r)
+        t.succeeds(ctl_as(t, west, 'alert', 'resolve', db_id), 'an administrator resolves the '
+                                                            'database alert')
+        t.eq(t.sql("SELECT kind, resolved_by FROM traject.alerts WHERE resolved_at IS NOT NULL"
+                   " ORDER BY alert_id"), ['failing|%s' % east, 'database|%s' % west],
+             'each resolution names its role')
+        ok, out = sql_as(t, east, "UPDATE traject.alerts SET mail_state = 'pending'")
+        t.ok(not ok and 'permission denied' in out, 'an administrator cannot touch the mail '
+                                                    'columns', out)
+    finally:
+        sink.stop()
+
+
 # --- the map ----------------------------------------------------------------------
 @with_roles
 def test_role_commands(t, roles):

@@ -78,6 +78,70 @@ def make_certs(d, cn='trajectd test CA'):
     return p('ca.pem'), p('server.pem'), p('server.key')
 
 
+class SmtpSink:
+    """tests/smtp_receiver.py on 127.0.0.1: a mail server that keeps every message.
+
+    stop() makes it "down" (connections are refused); start() brings it back on
+    the same port. refuse(at, code, text) makes it answer a command with a
+    refusal (see smtp_receiver.py), accept() undoes that. tls=(cert, key):
+    smtps:// (TLS from the first byte).
+    """
+
+    def __init__(self, folder, tls=None, start=True):
+        self.dir = folder
+        self.tls = tls
+        self.port = 0
+        self.proc = None
+        os.makedirs(folder, exist_ok=True)
+        self.start()
+        if not start:
+            self.stop()
+
+    def start(self):
+        args = [sys.executable, os.path.join(SRC, 'tests', 'smtp_receiver.py'), '--dir', self.dir,
+                '--port', str(self.port)]
+        if self.tls:
+            args += ['--tls-cert', self.tls[0], '--tls-key', self.tls[1]]
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                     text=True)
+        m = re.match(r'PORT (\d+)', self.proc.stdout.readline())
+        if not m:
+            raise Failure('the SMTP receiver did not start')
+        self.port = int(m.group(1))
+
+    @property
+    def url(self):
+        return '%s://127.0.0.1:%d' % ('smtps' if self.tls else 'smtp', self.port)
+
+    def stop(self):
+        if self.proc:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+            self.proc.stdout.close()
+            self.proc = None
+
+    def refuse(self, at, code, text='refused by the test'):
+        with open(os.path.join(self.dir, 'control.json'), 'w') as f:
+            json.dump({'refuse': {'at': at, 'code': code, 'text': text}}, f)
+
+    def accept(self):
+        if os.path.exists(os.path.join(self.dir, 'control.json')):
+            os.unlink(os.path.join(self.dir, 'control.json'))
+
+    def messages(self):
+        """Every stored message: (envelope dict, raw bytes, email.message.EmailMessage)."""
+        import email
+        import email.policy
+        out = []
+        for name in sorted(f for f in os.listdir(self.dir) if f.endswith('.eml')):
+            with open(os.path.join(self.dir, name), 'rb') as f:
+                raw = f.read()
+            with open(os.path.join(self.dir, name[:-4] + '.json')) as f:
+                env = json.load(f)
+            out.append((env, raw, email.message_from_bytes(raw, policy=email.policy.default)))
+        return out
+
+
 class Test:
     """One test's context: a fresh database and assertion helpers."""
 

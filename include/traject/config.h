@@ -32,8 +32,12 @@ typedef struct tj_config {
 	long retry_base;       /* [delivery] retry_base seconds, 1..86400, default 60 */
 	long retry_max;        /* [delivery] retry_max seconds, 1..604800, default 3600 */
 	long warn_hours;       /* [delivery] warn_hours, 0..8760, default 48 */
-	char *mail_to;         /* [alert] mail_to */
-	char *smtp_url;        /* [alert] smtp_url */
+	char *mail_to;         /* [alert] mail_to: addresses, space separated (checked) */
+	char *smtp_url;        /* [alert] smtp_url: smtp://... or smtps://... (checked) */
+	char *mail_from;       /* [alert] mail_from, NULL: trajectd@<hostname> */
+	long mail_timeout;     /* [alert] mail_timeout seconds, 1..600, default 30 */
+	long db_away;          /* [alert] db_away seconds, 1..86400, default 300: a lost
+				  database this long raises a database alert */
 	long suppress_below;   /* [report] suppress_below, 3..100, default 5: the public
 				  version's threshold (docs/reports.md) */
 } tj_config;

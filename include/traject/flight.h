@@ -68,6 +68,17 @@ bool tj_flight_backlog(const tj_flight *f);
 int tj_flight_record_held(tj_flight *f, tj_err *err);
 
 /*
+ * Another transfer on the flight's multi handle, not a delivery (an alert
+ * mail, lib/alert_mailer.c): libcurl drives it on the same loop, and cb
+ * runs there when it ends. The easy handle stays the caller's; it must not
+ * use CURLOPT_PRIVATE for a struct tj_transfer. Returns 0 or TJ_ENET.
+ */
+typedef void (*tj_flight_easy_cb)(CURL *easy, CURLcode code, void *data);
+int tj_flight_add_easy(tj_flight *f, CURL *easy, tj_flight_easy_cb cb, void *data, tj_err *err);
+/* Stop such a transfer now; its callback does not run. */
+void tj_flight_remove_easy(tj_flight *f, CURL *easy);
+
+/*
  * Stop every running transfer now. With the database up, each lease is
  * given back (the attempt is recorded as abandoned and queued again at
  * once) and held outcomes are recorded; otherwise they are left to their
