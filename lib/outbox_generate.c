@@ -28,6 +28,7 @@
 #include "db.h"
 #include "outbox_private.h"
 #include "traject/log.h"
+#include "traject/loop.h"
 #include "traject/value.h"
 #include "util.h"
 
@@ -116,8 +117,9 @@ static PGconn *session_like(PGconn *conn)
 
 /* The life of a generator process: its own session, its share, _exit. */
 static _Noreturn void generator(tj_service *svc, const struct batch *batches, size_t count,
-				struct shared *sh, int me)
+				struct shared *sh, int me, const char *timeout)
 {
+	const char *params[1] = { timeout };
 	tj_service mine = *svc;
 	sigset_t all;
 	tj_err err = { 0 };
@@ -130,6 +132,12 @@ static _Noreturn void generator(tj_service *svc, const struct batch *batches, si
 	if (!mine.conn || PQstatus(mine.conn) != CONNECTION_OK) {
 		tj_log(TJ_LOG_ERR, "report generator %d: cannot connect to the database: %s", me,
 		       mine.conn ? PQerrorMessage(mine.conn) : "out of memory");
+		status = 1;
+	} else if (tj_pq(mine.conn, "setting the statement timeout",
+			 "SELECT set_config('statement_timeout', $1, false)", 1, params, NULL,
+			 &err) < 0) {
+		/* bounded like the parent's session: the same statement_timeout */
+		tj_log(TJ_LOG_ERR, "report generator %d: %s", me, err.msg);
 		status = 1;
 	} else if (take_batches(&mine, batches, count, sh, me, &err) < 0) {
 		if (PQstatus(mine.conn) != CONNECTION_OK)
@@ -151,9 +159,19 @@ static int generate_all(tj_service *svc, const struct batch *batches, size_t cou
 	size_t workers = want < count ? want : count;
 	size_t size = sizeof(struct shared) + workers * sizeof(((struct shared *)0)->by[0]);
 	struct shared *sh;
+	TJ_AUTORES PGresult *res = NULL;
+	const char *timeout = NULL;
 	pid_t pids[64];
 	size_t forked = 0;
 	int r;
+
+	/* the generators' sessions get the parent's statement_timeout */
+	if (workers > 1) {
+		if ((r = tj_pq(svc->conn, "reading the statement timeout",
+			       "SELECT current_setting('statement_timeout')", 0, NULL, &res, err)) < 0)
+			return r;
+		timeout = PQgetvalue(res, 0, 0);
+	}
 
 	sh = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (sh == MAP_FAILED)
@@ -166,7 +184,7 @@ static int generate_all(tj_service *svc, const struct batch *batches, size_t cou
 		pid_t pid = fork();
 
 		if (pid == 0)
-			generator(svc, batches, count, sh, (int)k);
+			generator(svc, batches, count, sh, (int)k, timeout);
 		if (pid < 0) {
 			tj_log(TJ_LOG_WARNING, "cannot start report generator %zu: %s (going on "
 			       "with fewer)", k, strerror(errno));
@@ -201,6 +219,7 @@ int tj_outbox_generate_due(tj_service *svc, struct tj_pass_stats *st, tj_err *er
 	TJ_AUTOFREE struct batch *batches = NULL;
 	int64_t now = tj_service_now(svc);
 	size_t n = 0, start = 0, count = 0;
+	uint64_t t0;
 	int rows, r;
 
 	r = tj_pq(svc->conn, "reading the calendars",
@@ -240,5 +259,20 @@ int tj_outbox_generate_due(tj_service *svc, struct tj_pass_stats *st, tj_err *er
 			start = n;
 		}
 	}
-	return count ? generate_all(svc, batches, count, st, err) : 0;
+	if (count == 0)
+		return 0;
+	t0 = tj_monotonic_ms();
+	r = generate_all(svc, batches, count, st, err);
+	/* the figure of docs/performance.md's calendar (bench/run reads this line) */
+	if (st->generated) {
+		size_t procs = svc->cfg->workers > 1 ? (size_t)svc->cfg->workers : 1;
+
+		if (procs > count)
+			procs = count;
+		tj_log(TJ_LOG_INFO, "generated %d report%s of %zu grant%s in %llu ms on %zu "
+		       "process%s", st->generated, st->generated == 1 ? "" : "s", count,
+		       count == 1 ? "" : "s", (unsigned long long)(tj_monotonic_ms() - t0), procs,
+		       procs == 1 ? "" : "es");
+	}
+	return r;
 }
