@@ -473,10 +473,14 @@ int tj_import_file(PGconn *conn, const char *grant_id, const char *path,
 		return r;
 	/*
 	 * The checks and the inserts sort and hash the whole file: with the
-	 * default 4 MB a million rows spill to disk several times. This is the
-	 * server's memory for this one transaction, not the client's.
+	 * default 4 MB a million rows spill to disk several times, and even at
+	 * 64 MB the line-ordered events INSERT sorts a million rows on disk
+	 * (54 MB, a fifth of the import's time; docs/performance.md). A cap,
+	 * not an allocation: a week's file of a few thousand rows uses a few
+	 * MB. This is the server's memory for this one transaction, not the
+	 * client's.
 	 */
-	if ((r = tj_pq_cmd(conn, "SET LOCAL work_mem = '64MB'", err)) < 0)
+	if ((r = tj_pq_cmd(conn, "SET LOCAL work_mem = '256MB'", err)) < 0)
 		goto fail;
 	if ((r = stage_file(conn, f, path, sha, &stopped, &ok_rows, err)) < 0)
 		goto fail;
