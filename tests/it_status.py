@@ -209,6 +209,12 @@ def test_forecast_after_the_period(t):
     t.eq((f['trajectories_realised'], f['amount_determined'], f['projected_realised'],
           f['projected_amount'], f['at_risk']), (3, '15000.00', 3, '15000.00', True),
          'after the period the forecast is the determination')
+    # P1 was due at the period's end: started 4 (F-00 too) < 20, decided by the value;
+    # the text shows no projection (the JSON keeps it: 4 * 365 / 401 days)
+    text = t.succeeds(t.ctl('status', '--grant', 'FC-DONE'), 'status as text').out
+    end = (start + datetime.timedelta(days=364)).isoformat()
+    t.ok('P1     trajectories_started >= 20, due %s: 4  not_met  <<\n' % end in text,
+         'a past obligation without its projection', text)
 
 
 def test_status_lists_every_grant(t):
