@@ -117,18 +117,19 @@ static void outlook_text(const struct tj_report *r)
 		const struct tj_rnode *o = list->kids[i];
 		const char *status = child_text(o, "status");
 		const char *proj = child_text(o, "projection");
+		bool pending = !strcmp(status, "on_track") || !strcmp(status, "at_risk");
+
+		printf("    %-6s %s %s %s, due %s: %s", child_text(o, "id"),
+		       child_text(o, "indicator"), child_text(o, "op"), child_text(o, "target"),
+		       child_text(o, "due"), child_text(o, "value"));
 		/*
 		 * The projection decides only before the due date (on_track,
 		 * at_risk); once met or not_met the value did, and the formula's
 		 * projection (scaled down to the due date) would only confuse.
 		 */
-		bool ahead = (!strcmp(status, "on_track") || !strcmp(status, "at_risk")) &&
-			     strcmp(proj, "null");
-
-		printf("    %-6s %s %s %s, due %s: %s%s%s%s  %s%s\n", child_text(o, "id"),
-		       child_text(o, "indicator"), child_text(o, "op"), child_text(o, "target"),
-		       child_text(o, "due"), child_text(o, "value"), ahead ? " (projection " : "",
-		       ahead ? proj : "", ahead ? ")" : "", status,
+		if (pending && strcmp(proj, "null"))
+			printf(" (projection %s)", proj);
+		printf("  %s%s\n", status,
 		       !strcmp(status, "at_risk") || !strcmp(status, "not_met") ? "  <<" : "");
 	}
 	printf("  data quality %s without a coordinator, %s without a plan after 14 days, "
