@@ -24,7 +24,6 @@ import time
 
 import tjtest
 
-TRAJECTD = os.environ.get('TRAJECTD', 'trajectd')
 GRANT = 'TEST-DAEMON'
 Q1_MOMENT = '2011-04-09T22:00:00Z'
 Q2_MOMENT = '2011-07-09T22:00:00Z'
@@ -33,7 +32,7 @@ FINAL_MOMENT = '2012-01-25T23:00:00Z'
 
 # --- helpers -----------------------------------------------------------------
 def daemon(t, conf, *args):
-    full = [TRAJECTD, '--config', conf] + list(args)
+    full = tjtest.trajectd('--config', conf, *args)
     proc = subprocess.run(full, capture_output=True, text=True, timeout=120)
     return tjtest.Result(full, proc)
 
@@ -220,8 +219,8 @@ def test_catch_up_after_downtime(t):
 
 def test_two_instances_at_the_same_moment(t):
     conf, out = setup(t)
-    procs = [subprocess.Popen([TRAJECTD, '--config', conf, '--once', '--clock',
-                               '2012-01-28T12:00:00+01:00'],
+    procs = [subprocess.Popen(tjtest.trajectd('--config', conf, '--once', '--clock',
+                                              '2012-01-28T12:00:00+01:00'),
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for _ in range(4)]
     results = [p.communicate(timeout=120) + (p.returncode,) for p in procs]
@@ -342,7 +341,7 @@ def test_loop_wakes_on_notify_and_stops_on_sigterm(t):
     os.mkdir(out)
     conf = config(t, 'file://' + out)
     errlog = open(os.path.join(t.tmp, 'daemon.err'), 'w+')
-    proc = subprocess.Popen([TRAJECTD, '--config', conf], stdout=subprocess.DEVNULL, stderr=errlog)
+    proc = subprocess.Popen(tjtest.trajectd('--config', conf), stdout=subprocess.DEVNULL, stderr=errlog)
     try:
         wait_for(t, 'the instance to register',
                  lambda: t.sql('SELECT count(*) FROM traject.instances') == ['1'])

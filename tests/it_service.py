@@ -28,7 +28,6 @@ import time
 
 import tjtest
 
-TRAJECTD = os.environ.get('TRAJECTD', 'trajectd')
 HERE = os.path.dirname(os.path.abspath(__file__))
 RECEIVER = os.path.join(HERE, 'receiver.py')
 PGCLUSTER = os.path.join(HERE, 'pgcluster.sh')
@@ -119,7 +118,7 @@ class Daemon:
             env['NOTIFY_SOCKET'] = notify.path
         if watchdog_usec:
             env['WATCHDOG_USEC'] = str(watchdog_usec)
-        self.proc = subprocess.Popen([TRAJECTD, '--config', conf] + list(args),
+        self.proc = subprocess.Popen(tjtest.trajectd('--config', conf, *args),
                                      stdout=subprocess.DEVNULL, stderr=self.errf, env=env)
         self.pid = self.proc.pid
 
@@ -463,7 +462,7 @@ def abandoned_then_completed(t, rcv, conf, first_key):
          'the abandoned attempt gave its lease back and is queued again')
     t.eq(rows(t, 'SELECT attempt, outcome, error LIKE $$abandoned:%$$ FROM traject.delivery_attempts'),
          [['1', 'retry', 't']], 'and recorded as an abandoned attempt')
-    r = subprocess.run([TRAJECTD, '--config', conf, '--once', '--clock', '2011-04-09T22:05:00Z'],
+    r = subprocess.run(tjtest.trajectd('--config', conf, '--once', '--clock', '2011-04-09T22:05:00Z'),
                        capture_output=True, text=True, timeout=60)
     t.eq(r.returncode, 0, 'a new instance runs')
     t.eq(rows(t, 'SELECT state, attempts FROM traject.deliveries'), [['delivered', '2']],

@@ -26,6 +26,14 @@ CTL = os.environ.get('TRAJECTCTL', 'trajectctl')
 # TJ_WRAP="valgrind ..." runs every trajectctl of t.ctl() under that command
 # (tools/valgrind-suite); tests that start programs themselves may use WRAP.
 WRAP = shlex.split(os.environ.get('TJ_WRAP', ''))
+# TJ_DAEMON_WRAP="valgrind ..." runs every trajectd that a test starts through
+# trajectd() under that command (tools/valgrind-suite, the long-running loop).
+DAEMON_WRAP = shlex.split(os.environ.get('TJ_DAEMON_WRAP', ''))
+
+
+def trajectd(*args):
+    """The argv of the trajectd under test with args ($TRAJECTD, wrapped by TJ_DAEMON_WRAP)."""
+    return DAEMON_WRAP + [os.environ.get('TRAJECTD', 'trajectd')] + [str(a) for a in args]
 
 
 class Result:
