@@ -12,6 +12,7 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import time
 
 import tjtest
@@ -20,6 +21,7 @@ BSN = '111222333'
 BSN2 = '123456782'
 DATA = tjtest.Test.data('roles')
 TRAJECTD = os.environ.get('TRAJECTD', 'trajectd')
+RECEIVER = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'receiver.py')
 GRANT = 'ROLES-EAST'
 
 
@@ -158,17 +160,29 @@ def test_secrets_not_in_logs_argv_or_environment(t):
     password = 'pw-' + os.urandom(12).hex()
     key, cert = os.path.join(t.tmp, 'client.key'), os.path.join(t.tmp, 'client.pem')
     openssl(t, 'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1',
-            '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=trajectd-test')
+            '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=trajectd-test',
+            '-addext', 'extendedKeyUsage=clientAuth')
     secrets = [password] + key_material(key)
     t.ok(len(secrets) >= 3, 'the key has base64 lines to look for', secrets)
     t.succeeds(t.ctl('grant', 'load', os.path.join(DATA, 'grant-east.json')), 'grant load')
     t.succeeds(t.ctl('import', '--grant', GRANT, os.path.join(DATA, 'events-east.csv')),
                'import')
-    # Port 1 on loopback refuses: every delivery attempt fails and is logged as a retry.
+    # A receiver that requires our client certificate (its own CA) and answers every
+    # request 503: every attempt makes a TLS handshake with the client key and fails,
+    # so trajectd logs and stores errors while it holds the key.
+    ca, server_cert, server_key = tjtest.make_certs(t.tmp, 'trajectd privacy test CA')
+    script = t.write('script.json', json.dumps([{'status': 503, 'body': 'busy'}] * 50))
+    rlog = os.path.join(t.tmp, 'receiver.jsonl')
+    rcv = subprocess.Popen([sys.executable, RECEIVER, '--cert', server_cert, '--key', server_key,
+                            '--script', script, '--log', rlog, '--client-ca', cert,
+                            '--require-client-cert'],
+                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    port = re.match(r'PORT (\d+)', rcv.stdout.readline())
     conf = t.write('trajectd.conf',
                    '[database]\nconninfo = dbname=%s password=%s\n\n[delivery]\n'
-                   'url = https://127.0.0.1:1/inbox\nclient_cert = %s\nclient_key = %s\n'
-                   'timeout = 5\nretry_base = 1\nretry_max = 2\n' % (t.db, password, cert, key))
+                   'url = https://127.0.0.1:%s/inbox\nca_file = %s\nclient_cert = %s\n'
+                   'client_key = %s\ntimeout = 5\nretry_base = 1\nretry_max = 2\n'
+                   % (t.db, password, port.group(1) if port else '1', ca, cert, key))
     os.chmod(key, 0o600)
     env = {k: v for k, v in os.environ.items() if k != 'PGPASSWORD'}
     check = subprocess.run([TRAJECTD, '-n', '--config', conf], capture_output=True, text=True,
@@ -179,12 +193,17 @@ def test_secrets_not_in_logs_argv_or_environment(t):
     proc = subprocess.Popen([TRAJECTD, '--config', conf, '--clock', '2011-07-12T12:00:00+02:00'],
                             stdout=log, stderr=log, env=env)
     try:
+        t.ok(port is not None, 'the receiver runs')
         end = time.time() + 30
         while time.time() < end and t.sql("SELECT count(*) FROM traject.delivery_attempts") in (
                 ['0'], ['1']):
             time.sleep(0.2)
         attempts = int(t.sql('SELECT count(*) FROM traject.delivery_attempts')[0])
-        t.ok(attempts >= 2, 'trajectd made delivery attempts with the client key', attempts)
+        t.ok(attempts >= 2, 'trajectd made delivery attempts', attempts)
+        with open(rlog) as f:
+            seen = [json.loads(line) for line in f if '"request"' in line]
+        t.ok(seen and all(e['client_cn'] == 'trajectd-test' for e in seen),
+             'the receiver saw every attempt signed with our client key', seen)
         with open('/proc/%d/cmdline' % proc.pid, 'rb') as f:
             cmdline = f.read().decode('utf-8', 'replace')
         with open('/proc/%d/environ' % proc.pid, 'rb') as f:
@@ -200,14 +219,19 @@ def test_secrets_not_in_logs_argv_or_environment(t):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+        rcv.terminate()
+        rcv.wait(timeout=10)
+        rcv.stdout.close()
     log.seek(0)
     text = log.read()
     log.close()
-    t.ok(re.search(r'^<4>.*127\.0\.0\.1', text, re.M), 'the failed attempts were logged', text)
+    t.ok(re.search(r'^<4>.*503', text, re.M), 'the failed attempts were logged', text)
     t.eq(leaks(text, secrets), [], 'no secret in the log')
-    rows = t.sql("SELECT coalesce(string_agg(last_error, ' '), '')"
-                           " FROM traject.deliveries")
-    t.eq(leaks(rows[0], secrets), [], 'no secret in the stored errors')
+    stored = '\n'.join(t.sql("SELECT last_error FROM traject.deliveries UNION ALL"
+                             " SELECT error FROM traject.delivery_attempts UNION ALL"
+                             " SELECT message FROM traject.alerts"))
+    t.ok('503' in stored, 'the errors were stored', stored)
+    t.eq(leaks(stored, secrets), [], 'no secret in the stored errors, attempts or alerts')
 
 
 def test_password_never_in_error_messages(t):
