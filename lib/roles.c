@@ -219,20 +219,29 @@ static int check_grantee(const char *grantee, tj_err *err)
 	return 0;
 }
 
+/* The role exists and row-level security applies to it. */
 static int role_exists(PGconn *conn, const char *role, tj_err *err)
 {
 	TJ_AUTORES PGresult *res = NULL;
 	const char *params[1] = { role };
 	int r;
 
-	r = tj_pq(conn, "looking up the role", "SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1",
-		  1, params, &res, err);
+	r = tj_pq(conn, "looking up the role",
+		  "SELECT rolsuper OR rolbypassrls FROM pg_catalog.pg_roles WHERE rolname = $1", 1,
+		  params, &res, err);
 	if (r < 0)
 		return r;
 	if (PQntuples(res) == 0)
 		return tj_fail(err, TJ_ENOTFOUND,
 			       "no role '%s': create it first, e.g. CREATE ROLE \"%s\" LOGIN IN ROLE "
 			       "trajectd_admin (or trajectd_reader)",
+			       role, role);
+	/* Row-level security does not apply to it: mapping it would scope nothing. */
+	if (strcmp(PQgetvalue(res, 0, 0), "t") == 0)
+		return tj_fail(err, TJ_ECONFLICT,
+			       "role '%s' is SUPERUSER or BYPASSRLS and sees every grantee whatever "
+			       "it is mapped to: as a superuser run ALTER ROLE \"%s\" NOSUPERUSER "
+			       "NOBYPASSRLS, then map it again",
 			       role, role);
 	return 0;
 }

@@ -545,6 +545,12 @@ def test_role_commands(t, roles):
             'unknown role', pattern="no role '%sghost': create it first" % roles.prefix)
     t.fails(t.ctl('role', 'grant-grantee', 'trajectd_admin', 'Gemeente Oost'),
             'a group role', pattern='is a group role: every member would act')
+    bypass = roles.make('bypass', 'trajectd_admin')
+    t.sql('ALTER ROLE %s BYPASSRLS' % bypass)
+    t.fails(t.ctl('role', 'grant-grantee', bypass, 'Gemeente Oost'), 'a BYPASSRLS role',
+            pattern="role '%s' is SUPERUSER or BYPASSRLS and sees every grantee" % bypass)
+    t.fails(t.ctl('role', 'grant-grantee', 'postgres', 'Gemeente Oost'), 'a superuser',
+            pattern="role 'postgres' is SUPERUSER or BYPASSRLS")
     r = t.fails(t.ctl('role', 'grant-grantee', east, 'Gemeente 111222333'),
                 'a possible BSN', pattern='BSN eleven-test')
     t.ok('111222333' not in r.err, 'the digits are not repeated', r)
