@@ -74,8 +74,10 @@ void tj_job_not_started(struct tj_delivery_result *res, const char *why);
 /*
  * Record the outcome while the lease is ours (attempt row, receipt, next
  * try, rejection), then log it, raise or resolve alerts and count it in st.
- * Returns 1 recorded, 0 the lease was lost (logged; whoever took the
- * delivery over sends the same bytes and key), or a negative code (nothing
+ * Returns 1 recorded, 0 not recorded by this call (logged): the lease was
+ * lost (whoever took the delivery over sends the same bytes and key), or
+ * this very attempt was recorded before (a held outcome whose COMMIT went
+ * through but whose acknowledgement was lost); or a negative code (nothing
  * recorded; the lease runs out if it is never recorded).
  */
 int tj_job_finish(tj_service *svc, struct tj_job *job, const struct tj_delivery_result *res,
@@ -85,7 +87,7 @@ int tj_job_finish(tj_service *svc, struct tj_job *job, const struct tj_delivery_
  * Give the lease back after abandoning a running attempt (trajectd is
  * stopping): recorded as a RETRY attempt due at once, so another instance
  * (or the next start) sends the same bytes with the same key without
- * waiting for the lease to run out. Returns 1, 0 (lease lost) or an error.
+ * waiting for the lease to run out. Returns 1, 0 (as tj_job_finish) or an error.
  */
 int tj_job_release(tj_service *svc, struct tj_job *job, const char *why, tj_err *err);
 

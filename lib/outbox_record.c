@@ -43,7 +43,9 @@ static const char *state_after(enum tj_outcome outcome)
 }
 
 /*
- * Record the outcome while the lease is ours: 1 recorded, 0 lease lost.
+ * Record the outcome while the lease is ours: 1 recorded, 0 lease lost,
+ * 2 recorded before by this very attempt (a held outcome whose first
+ * COMMIT went through but whose acknowledgement was lost).
  * A retry waits tj_backoff_delay(), or not at all when `at_once` (an
  * attempt we abandoned ourselves says nothing about the receiver).
  */
@@ -104,8 +106,16 @@ static int record(tj_service *svc, struct tj_job *job, const struct tj_delivery_
 	if (r < 0)
 		goto fail;
 	if (strcmp(PQcmdTuples(upd), "1") != 0) {
+		TJ_AUTORES PGresult *mine = NULL;
+		const char *params[3] = { tj_job_col(job, C_ID), attempt_no, svc->instance };
+
 		tj_pq_rollback(svc->conn);
-		r = 0;
+		r = tj_pq(svc->conn, "looking for the attempt",
+			  "SELECT 1 FROM traject.delivery_attempts"
+			  " WHERE delivery_id = $1 AND attempt = $2::integer AND instance_id = $3",
+			  3, params, &mine, err);
+		if (r == 0)
+			r = PQntuples(mine) > 0 ? 2 : 0;
 		goto out;
 	}
 	{
@@ -203,12 +213,20 @@ static int after(tj_service *svc, const struct tj_job *job, const struct tj_deli
 	return 0;
 }
 
-static void lease_lost(const struct tj_job *job)
+/* What record() returned when it did not record: say which it was. */
+static void not_recorded(const struct tj_job *job, int r)
 {
-	tj_log(TJ_LOG_WARNING,
-	       "grant %s report %s (%s): the lease ran out before the attempt was recorded; "
-	       "another instance has taken the delivery over",
-	       tj_job_col(job, C_GRANT), tj_job_col(job, C_REPORT), tj_job_col(job, C_FORMAT));
+	if (r == 2)
+		tj_log(TJ_LOG_NOTICE,
+		       "grant %s report %s (%s): attempt %ld was already recorded (the database's "
+		       "acknowledgement of that commit was lost)",
+		       tj_job_col(job, C_GRANT), tj_job_col(job, C_REPORT), tj_job_col(job, C_FORMAT),
+		       job->attempt);
+	else
+		tj_log(TJ_LOG_WARNING,
+		       "grant %s report %s (%s): the lease ran out before the attempt was "
+		       "recorded; another instance has taken the delivery over",
+		       tj_job_col(job, C_GRANT), tj_job_col(job, C_REPORT), tj_job_col(job, C_FORMAT));
 }
 
 int tj_job_finish(tj_service *svc, struct tj_job *job, const struct tj_delivery_result *res,
@@ -217,9 +235,12 @@ int tj_job_finish(tj_service *svc, struct tj_job *job, const struct tj_delivery_
 	int r;
 
 	st->attempts++;
-	if ((r = record(svc, job, res, false, err)) == 0)
-		lease_lost(job);
-	if (r <= 0)
+	r = record(svc, job, res, false, err);
+	if (r == 0 || r == 2) {
+		not_recorded(job, r);
+		return 0;
+	}
+	if (r < 0)
 		return r;
 	r = after(svc, job, res, st, err);
 	return r < 0 ? r : 1;
@@ -237,8 +258,10 @@ int tj_job_release(tj_service *svc, struct tj_job *job, const char *why, tj_err 
 	snprintf(res.error, sizeof res.error, "%s", why);
 	tj_delivery_result_stamp(&res);
 	r = record(svc, job, &res, true, err);
-	if (r == 0)
-		lease_lost(job);
+	if (r == 0 || r == 2) {
+		not_recorded(job, r);
+		return 0;
+	}
 	if (r == 1) {
 		tj_job_describe(job, msg, sizeof msg);
 		tj_log(TJ_LOG_WARNING, "%s: attempt %ld abandoned, queued again: %s", msg,

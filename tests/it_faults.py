@@ -798,6 +798,10 @@ def test_db_lost_acknowledgements(t):
     # a cut in a generator process is seen (and logged) by that generator
     t.eq(len(re.findall(r'^<3>(report generator \d+: )?database connection lost: ', log,
                         re.M)), 4, 'trajectd saw each cut as a lost connection')
+    t.eq(len(re.findall(r'^<5>.*: attempt 1 was already recorded \(the database\'s '
+                        r'acknowledgement of that commit was lost\)$', log, re.M)), 1,
+         'the outcome whose commit was not acknowledged is found recorded, and said so')
+    t.ok('the lease ran out' not in log, 'and not mistaken for a lost lease', log)
     t.eq(rows(t, 'SELECT count(*), count(DISTINCT (grant_key, report_id)), max(version)'
                  ' FROM traject.report_versions'), [['6', '6', '1']],
          'a generation whose commit was not acknowledged is not made again')
