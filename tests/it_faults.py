@@ -584,6 +584,8 @@ def test_crash_torture(t):
         rcv.stop()
     t.eq(rcs, [0, 0], 'the last two instances stop cleanly on SIGTERM')
     t.ok(kills >= 15, 'the instances were killed many times (%d)' % kills)
+    t.ok(orphaned > 0, 'kills landed in the middle of deliveries: %d claims orphaned'
+                       % orphaned)
 
     # nothing generated twice
     t.eq(rows(t, 'SELECT count(*), count(DISTINCT (grant_key, report_id)), max(version)'
