@@ -404,6 +404,12 @@ def test_usage_errors(t):
     for args, usage in cases:
         r = t.fails(t.ctl(*args), ' '.join(args), rc=2)
         t.eq(r.err, 'usage: trajectctl %s\n' % usage, 'usage line for %s' % ' '.join(args))
+    both = ('usage: trajectctl grant load FILE.json\n'
+            '       trajectctl grant list [--json]\n')
+    r = t.fails(t.ctl('grant'), 'grant without a subcommand', rc=2)
+    t.eq(r.err, both, 'the usage of grant, not "unknown command"')
+    r = t.fails(t.ctl('grant', 'lst'), 'grant with an unknown subcommand', rc=2)
+    t.eq(r.err, "trajectctl: unknown command 'grant lst'\n" + both, 'names it, then the usage')
     t.eq(counts(t), dict.fromkeys(TABLES, 0), 'nothing stored')
 
 
