@@ -59,8 +59,10 @@ int cmd_import(struct ctl *ctl, int argc, char **argv)
 		return r;
 	r = tj_import_file(ctl->conn, grant, path, &res, &diags, &err);
 	if (r == TJ_IMPORT_ALREADY) {
-		printf("%s: already imported on %s as batch %lld: nothing stored\n", path,
-		       res.recorded_at, res.batch_id);
+		/* TJ030 of docs/import.md: not an error, so stdout and exit 0 */
+		printf("%s: TJ030 already imported for grant %s on %s as batch %lld: nothing "
+		       "stored\n",
+		       path, grant, res.recorded_at, res.batch_id);
 		return CTL_OK;
 	}
 	if (r == TJ_EINVAL && diags.total) {

@@ -47,6 +47,28 @@ static void usage_all(FILE *f, const char *prog)
 		fprintf(f, "  %s\n", commands[i].usage);
 }
 
+/*
+ * "grant" (or "role") without a known second word: the usage lines of that
+ * command's subcommands, not "unknown command 'grant'". False when argv[0]
+ * is no two-word command.
+ */
+static bool usage_of_word(const struct ctl *ctl, int argc, char **argv)
+{
+	bool first = true;
+
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+		if (!commands[i].word2 || strcmp(commands[i].word1, argv[0]))
+			continue;
+		if (first && argc >= 2)
+			fprintf(stderr, "%s: unknown command '%s %s'\n", ctl->prog, argv[0],
+				argv[1]);
+		fprintf(stderr, "%s %s %s\n", first ? "usage:" : "      ", ctl->prog,
+			commands[i].usage);
+		first = false;
+	}
+	return !first;
+}
+
 int ctl_error(const struct ctl *ctl, const tj_err *err)
 {
 	fprintf(stderr, "%s: %s\n", ctl->prog, err->msg[0] ? err->msg : tj_strerror(err->code));
@@ -167,6 +189,8 @@ int main(int argc, char **argv)
 		rc = cmd->fn(&ctl, argc - skip + 1, argv + skip - 1);
 		goto out;
 	}
+	if (usage_of_word(&ctl, argc, argv))
+		goto out;
 	fprintf(stderr, "%s: unknown command '%s'\n", ctl.prog, argv[0]);
 	usage_all(stderr, ctl.prog);
 out:

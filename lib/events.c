@@ -186,8 +186,9 @@ int tj_event_void(PGconn *conn, const char *grant_id, long long event_id, const 
 		goto fail;
 	}
 	if (!PQgetisnull(ev, 0, 3)) {
-		r = tj_fail(err, TJ_ECONFLICT, "event %lld was already voided on %s: %s", event_id,
-			    PQgetvalue(ev, 0, 3), PQgetvalue(ev, 0, 4));
+		r = tj_fail(err, TJ_ECONFLICT, "event %lld was already voided on %s: %s (nothing to do: a void "
+			    "is final; if the right event is missing, import it in a new file)",
+			    event_id, PQgetvalue(ev, 0, 3), PQgetvalue(ev, 0, 4));
 		goto fail;
 	}
 	r = tj_pq(conn, "recording the void",

@@ -1,7 +1,7 @@
 /*
  * Field checkers of the grant decision validator: each one looks at one
  * JSON value and either hands back a valid C value or adds one located
- * problem ("FILE: /pointer: what is wrong (what to do)"). Values are
+ * problem ("FILE: /pointer: TJ1xx what is wrong (what to do)"). Values are
  * repeated in messages only in a short, printable form, and never when
  * they may contain a BSN: messages end up in logs and terminals.
  */
@@ -14,7 +14,7 @@
 #include "grant_private.h"
 #include "traject/value.h"
 
-void gv_problem(struct gv *v, const char *ptr, const char *fmt, ...)
+void gv_problem(struct gv *v, const char *ptr, enum gv_code code, const char *fmt, ...)
 {
 	va_list ap;
 	char *msg;
@@ -29,9 +29,9 @@ void gv_problem(struct gv *v, const char *ptr, const char *fmt, ...)
 		return;
 	}
 	if (ptr && *ptr)
-		r = tj_diags_add(v->d, "%s: %s: %s", v->name, ptr, msg);
+		r = tj_diags_add(v->d, "%s: %s: TJ%d %s", v->name, ptr, (int)code, msg);
 	else
-		r = tj_diags_add(v->d, "%s: %s", v->name, msg);
+		r = tj_diags_add(v->d, "%s: TJ%d %s", v->name, (int)code, msg);
 	if (r < 0)
 		v->rc = r;
 	free(msg);
@@ -170,7 +170,7 @@ void gv_object(struct gv *v, const char *ptr, json_object *obj, const struct gv_
 			;
 		gv_ptr_key(p, ptr, key);
 		if (k == nkeys)
-			gv_problem(v, p, "unknown key (check its spelling; the keys here are %s)",
+			gv_problem(v, p, GV_UNKNOWN_KEY, "unknown key (check its spelling; the keys here are %s)",
 				   known);
 		else
 			fn(v, k, p, json_object_iter_peek_value(&it), ctx);
@@ -179,7 +179,7 @@ void gv_object(struct gv *v, const char *ptr, json_object *obj, const struct gv_
 		if (!keys[k].required || json_object_object_get_ex(obj, keys[k].name, NULL))
 			continue;
 		gv_ptr_key(p, ptr, keys[k].name);
-		gv_problem(v, p, "missing (add %s)", keys[k].missing);
+		gv_problem(v, p, GV_MISSING, "missing (add %s)", keys[k].missing);
 	}
 }
 
@@ -187,7 +187,7 @@ bool gv_is_object(struct gv *v, const char *ptr, json_object *val, const char *w
 {
 	if (json_object_is_type(val, json_type_object))
 		return true;
-	gv_problem(v, ptr, "must be an object %s, not %s", what, gv_type_name(val));
+	gv_problem(v, ptr, GV_TYPE, "must be an object %s, not %s", what, gv_type_name(val));
 	return false;
 }
 
@@ -195,7 +195,7 @@ bool gv_is_array(struct gv *v, const char *ptr, json_object *val, const char *wh
 {
 	if (json_object_is_type(val, json_type_array))
 		return true;
-	gv_problem(v, ptr, "must be a list %s, not %s", what, gv_type_name(val));
+	gv_problem(v, ptr, GV_TYPE, "must be a list %s, not %s", what, gv_type_name(val));
 	return false;
 }
 
@@ -204,13 +204,13 @@ bool gv_string(struct gv *v, const char *ptr, json_object *val, const char **out
 	const char *s;
 
 	if (!json_object_is_type(val, json_type_string)) {
-		gv_problem(v, ptr, "must be a string, not %s", gv_type_name(val));
+		gv_problem(v, ptr, GV_TYPE, "must be a string, not %s", gv_type_name(val));
 		return false;
 	}
 	s = json_object_get_string(val);
 	/* C strings end at the first NUL: a \u0000 would silently cut the value. */
 	if ((size_t)json_object_get_string_len(val) != strlen(s)) {
-		gv_problem(v, ptr, "contains a NUL character (\\u0000): remove it");
+		gv_problem(v, ptr, GV_NUL, "contains a NUL character (\\u0000): remove it");
 		return false;
 	}
 	*out = s;
@@ -226,11 +226,11 @@ bool gv_text(struct gv *v, const char *ptr, json_object *val, char **out)
 	for (p = s; *p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'; p++)
 		;
 	if (*p == '\0') {
-		gv_problem(v, ptr, "is empty (write the text, or leave the key out where it is optional)");
+		gv_problem(v, ptr, GV_BLANK, "is empty (write the text, or leave the key out where it is optional)");
 		return false;
 	}
 	if (tj_contains_bsn(s)) {
-		gv_problem(v, ptr,
+		gv_problem(v, ptr, GV_TEXT_BSN,
 			   "may contain a BSN (nine digits that pass the eleven-test): remove it, "
 			   "personal numbers are never stored");
 		return false;
@@ -247,12 +247,12 @@ bool gv_ref(struct gv *v, const char *ptr, json_object *val, char **out)
 	if (!gv_string(v, ptr, val, &s))
 		return false;
 	if (tj_contains_bsn(s)) {
-		gv_problem(v, ptr, "looks like a BSN (choose another id: personal numbers are never "
+		gv_problem(v, ptr, GV_ID_BSN, "looks like a BSN (choose another id: personal numbers are never "
 				   "stored)");
 		return false;
 	}
 	if (!tj_ref_valid(s)) {
-		gv_problem(v, ptr, "'%s' is not a valid id (use 1 to 64 of A-Z a-z 0-9 . _ -)",
+		gv_problem(v, ptr, GV_BAD_ID, "'%s' is not a valid id (use 1 to 64 of A-Z a-z 0-9 . _ -)",
 			   gv_show(s, show));
 		return false;
 	}
@@ -265,11 +265,11 @@ bool gv_date(struct gv *v, const char *ptr, json_object *val, int32_t *out)
 	char show[96];
 
 	if (!json_object_is_type(val, json_type_string)) {
-		gv_problem(v, ptr, "must be a date string \"YYYY-MM-DD\", not %s", gv_type_name(val));
+		gv_problem(v, ptr, GV_TYPE, "must be a date string \"YYYY-MM-DD\", not %s", gv_type_name(val));
 		return false;
 	}
 	if (tj_date_parse(json_object_get_string(val), out) != 0) {
-		gv_problem(v, ptr, "%s is not a real date (use YYYY-MM-DD)",
+		gv_problem(v, ptr, GV_DATE, "%s is not a real date (use YYYY-MM-DD)",
 			   gv_show(json_object_get_string(val), show));
 		return false;
 	}
@@ -285,7 +285,7 @@ bool gv_money(struct gv *v, const char *ptr, json_object *val, bool allow_negati
 	bool negative;
 
 	if (json_object_is_type(val, json_type_int) || json_object_is_type(val, json_type_double)) {
-		gv_problem(v, ptr,
+		gv_problem(v, ptr, GV_MONEY_NUMBER,
 			   "money must be a string such as \"5000.00\", not a JSON number (put the "
 			   "amount in quotes)");
 		return false;
@@ -294,7 +294,7 @@ bool gv_money(struct gv *v, const char *ptr, json_object *val, bool allow_negati
 		return false;
 	negative = allow_negative && s[0] == '-';
 	if (tj_money_parse(negative ? s + 1 : s, &cents) != 0) {
-		gv_problem(v, ptr,
+		gv_problem(v, ptr, GV_MONEY,
 			   "%s is not an amount of money (use digits with at most 2 decimals after a "
 			   "point, e.g. \"5000.00\"%s)",
 			   gv_show(s, show), allow_negative ? ", or with a leading -" : "");
@@ -344,23 +344,23 @@ bool gv_number(struct gv *v, const char *ptr, json_object *val, double min, doub
 	double d;
 
 	if (json_object_is_type(val, json_type_string)) {
-		gv_problem(v, ptr, "must be a JSON number, not a string (remove the quotes)");
+		gv_problem(v, ptr, GV_TYPE, "must be a JSON number, not a string (remove the quotes)");
 		return false;
 	}
 	if (!json_object_is_type(val, json_type_int) && !json_object_is_type(val, json_type_double)) {
-		gv_problem(v, ptr, "must be a number, not %s", gv_type_name(val));
+		gv_problem(v, ptr, GV_TYPE, "must be a number, not %s", gv_type_name(val));
 		return false;
 	}
 	s = json_object_get_string(val);
 	d = json_object_get_double(val);
 	if (!json_number_text(s)) {
-		gv_problem(v, ptr, "%s is not a JSON number (write digits, e.g. 0.5 or 30)",
+		gv_problem(v, ptr, GV_NUMBER_TEXT, "%s is not a JSON number (write digits, e.g. 0.5 or 30)",
 			   gv_show(s, show));
 		return false;
 	}
 	/* Comparing with a double is only a range check: the text is what is stored. */
 	if (!isfinite(d) || d < min || d > max) {
-		gv_problem(v, ptr, "%s is out of range (use a number %s)", gv_show(s, show), range);
+		gv_problem(v, ptr, GV_RANGE, "%s is out of range (use a number %s)", gv_show(s, show), range);
 		return false;
 	}
 	*text = gv_strdup(v, s);

@@ -40,7 +40,7 @@ struct obligation {
 };
 
 static void word(struct gv *v, const char *ptr, json_object *val, const char *const *words,
-		 size_t n, const char *what, char **out)
+		 size_t n, enum gv_code code, const char *what, char **out)
 {
 	const char *s;
 	char show[96];
@@ -53,7 +53,7 @@ static void word(struct gv *v, const char *ptr, json_object *val, const char *co
 			return;
 		}
 	}
-	gv_problem(v, ptr, "'%s' is not %s", gv_show(s, show), what);
+	gv_problem(v, ptr, code, "'%s' is not %s", gv_show(s, show), what);
 }
 
 static void obligation_field(struct gv *v, size_t key, const char *ptr, json_object *val,
@@ -72,7 +72,7 @@ static void obligation_field(struct gv *v, size_t key, const char *ptr, json_obj
 			break;
 		ob->kind = tj_grant_indicator_kind(s);
 		if (ob->kind < 0)
-			gv_problem(v, ptr,
+			gv_problem(v, ptr, GV_INDICATOR,
 				   "'%s' is not a scalar indicator (name one of indicators.md, e.g. "
 				   "trajectories_started; docs/grants.md lists them)",
 				   gv_show(s, show));
@@ -80,7 +80,7 @@ static void obligation_field(struct gv *v, size_t key, const char *ptr, json_obj
 			ob->o->indicator = gv_strdup(v, s);
 		break;
 	case O_OP:
-		word(v, ptr, val, ops, TJ_ARRAY_SIZE(ops),
+		word(v, ptr, val, ops, TJ_ARRAY_SIZE(ops), GV_OP,
 		     "a comparison (use one of >=, <=, >, <, ==)", &ob->o->op);
 		break;
 	case O_TARGET:
@@ -112,7 +112,7 @@ static void obligation_target(struct gv *v, struct obligation *ob)
 		return;
 	if (ob->kind == 1) {
 		if (number) {
-			gv_problem(v, ptr,
+			gv_problem(v, ptr, GV_TARGET_MONEY,
 				   "%s is money: the target must be a money string such as "
 				   "\"5000.00\", not a JSON number (put it in quotes)",
 				   ind);
@@ -125,7 +125,7 @@ static void obligation_target(struct gv *v, struct obligation *ob)
 		return;
 	}
 	if (json_object_is_type(val, json_type_string)) {
-		gv_problem(v, ptr,
+		gv_problem(v, ptr, GV_TARGET_NUMBER,
 			   "%s is not money: the target must be a JSON number, not a string "
 			   "(remove the quotes)",
 			   ind);
@@ -142,7 +142,7 @@ static void duplicate(struct gv *v, const char *list, const char *ptr, const cha
 
 	gv_ptr_index(base, list, first);
 	gv_ptr_key(at, base, "id");
-	gv_problem(v, ptr, "'%s' is used twice (also at %s; give every %s its own id)",
+	gv_problem(v, ptr, GV_DUPLICATE, "'%s' is used twice (also at %s; give every %s its own id)",
 		   gv_show(id, show), at, what);
 }
 
@@ -190,7 +190,7 @@ static void report_field(struct gv *v, size_t key, const char *ptr, json_object 
 		gv_ref(v, ptr, val, &r->id);
 		break;
 	case R_KIND:
-		word(v, ptr, val, kinds, TJ_ARRAY_SIZE(kinds),
+		word(v, ptr, val, kinds, TJ_ARRAY_SIZE(kinds), GV_KIND,
 		     "a kind of report (use \"progress\" or \"determination\")", &r->kind);
 		break;
 	case R_AS_OF:
@@ -215,7 +215,7 @@ void gv_reports(struct gv *v, const char *ptr, json_object *val, tj_grant *g)
 		return;
 	n = json_object_array_length(val);
 	if (n == 0) {
-		gv_problem(v, ptr, "is empty (add the reporting calendar: at least one report "
+		gv_problem(v, ptr, GV_NO_REPORTS, "is empty (add the reporting calendar: at least one report "
 				   "{id, kind, as_of, due})");
 		return;
 	}
@@ -237,7 +237,7 @@ void gv_reports(struct gv *v, const char *ptr, json_object *val, tj_grant *g)
 		gv_object(v, p, item, report_keys, TJ_ARRAY_SIZE(report_keys), report_field, r);
 		if (r->as_of != INT32_MIN && r->due != INT32_MIN && r->as_of > r->due) {
 			gv_ptr_key(q, p, "due");
-			gv_problem(v, q,
+			gv_problem(v, q, GV_REPORT_DUE,
 				   "%s is before as_of %s (a report falls due on or after the date "
 				   "it is about)",
 				   tj_date_format(r->due, d1), tj_date_format(r->as_of, d2));
@@ -256,7 +256,7 @@ void gv_reports(struct gv *v, const char *ptr, json_object *val, tj_grant *g)
 			}
 			gv_ptr_key(q, p, "kind");
 			gv_ptr_index(first, ptr, determination);
-			gv_problem(v, q,
+			gv_problem(v, q, GV_DETERMINATION,
 				   "a second determination request (the first is %s; a grant has "
 				   "one: make this one \"progress\")",
 				   first);

@@ -99,7 +99,7 @@ static void currency(struct gv *v, const char *ptr, json_object *val, tj_grant *
 	if (!gv_string(v, ptr, val, &s))
 		return;
 	if (strlen(s) != 3 || strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != 3) {
-		gv_problem(v, ptr, "'%s' is not a currency code (use 3 upper-case letters, e.g. EUR)",
+		gv_problem(v, ptr, GV_CURRENCY, "'%s' is not a currency code (use 3 upper-case letters, e.g. EUR)",
 			   gv_show(s, show));
 		return;
 	}
@@ -112,21 +112,21 @@ static bool target_trajectories(struct gv *v, const char *ptr, json_object *val,
 	int64_t n;
 
 	if (json_object_is_type(val, json_type_string)) {
-		gv_problem(v, ptr, "must be a JSON number, not a string (remove the quotes)");
+		gv_problem(v, ptr, GV_TYPE, "must be a JSON number, not a string (remove the quotes)");
 		return false;
 	}
 	if (json_object_is_type(val, json_type_double)) {
-		gv_problem(v, ptr, "%s is not a whole number (write a count such as 30)",
+		gv_problem(v, ptr, GV_WHOLE, "%s is not a whole number (write a count such as 30)",
 			   gv_show(json_object_get_string(val), show));
 		return false;
 	}
 	if (!json_object_is_type(val, json_type_int)) {
-		gv_problem(v, ptr, "must be a number, not %s", gv_type_name(val));
+		gv_problem(v, ptr, GV_TYPE, "must be a number, not %s", gv_type_name(val));
 		return false;
 	}
 	n = json_object_get_int64(val);
 	if (n < 1 || n > INT32_MAX) {
-		gv_problem(v, ptr, "%s is out of range (use a whole number of 1 or more)",
+		gv_problem(v, ptr, GV_RANGE, "%s is out of range (use a whole number of 1 or more)",
 			   gv_show(json_object_get_string(val), show));
 		return false;
 	}
@@ -164,7 +164,7 @@ static void top_field(struct gv *v, size_t key, const char *ptr, json_object *va
 		gv_object(v, ptr, val, period_keys, TJ_ARRAY_SIZE(period_keys), period_field, &p);
 		if (p.start_ok && p.end_ok && g->period_start > g->period_end) {
 			gv_ptr_key(end, ptr, "end");
-			gv_problem(v, end,
+			gv_problem(v, end, GV_PERIOD,
 				   "%s is before the start %s (a period ends on or after the day it "
 				   "starts)",
 				   tj_date_format(g->period_end, end_text),
@@ -210,7 +210,7 @@ static void default_per_trajectory(struct gv *v, const struct top *t)
 	if (t->per_trajectory_seen || !t->amount_ok || !t->target_ok)
 		return;
 	if (g->amount_granted % g->target_trajectories != 0) {
-		gv_problem(v, "/amount_per_trajectory",
+		gv_problem(v, "/amount_per_trajectory", GV_PER_TRAJECTORY,
 			   "missing, and amount_granted / target_trajectories = %s / %d is not a "
 			   "whole number of cents (add amount_per_trajectory, e.g. \"5000.00\")",
 			   tj_money_format(g->amount_granted, amount), (int)g->target_trajectories);
@@ -236,13 +236,14 @@ static void position(const char *text, size_t off, size_t *line, size_t *col)
 	}
 }
 
-/* "FILE:LINE:COLUMN: what", as compilers locate a syntax error. */
+/* "FILE:LINE:COLUMN: TJ100 what", as compilers locate a syntax error. */
 static void syntax_problem(struct gv *v, const char *text, size_t off, const char *what)
 {
 	size_t line, col;
 
 	position(text, off, &line, &col);
-	if (tj_diags_add(v->d, "%s:%zu:%zu: %s", v->name, line, col, what) < 0)
+	if (tj_diags_add(v->d, "%s:%zu:%zu: TJ%d %s", v->name, line, col, (int)GV_SYNTAX,
+			 what) < 0)
 		v->rc = TJ_ENOMEM;
 }
 
@@ -260,7 +261,7 @@ static json_object *read_json(struct gv *v, const char *text, size_t len)
 		len -= 3;
 	}
 	if (len > GRANT_MAX_BYTES) {
-		gv_problem(v, NULL, "the file is too large for a grant decision (%zu bytes, the limit "
+		gv_problem(v, NULL, GV_TOO_LARGE, "the file is too large for a grant decision (%zu bytes, the limit "
 				    "is 16 MiB): is it the right file?", len);
 		return NULL;
 	}
@@ -275,7 +276,7 @@ static json_object *read_json(struct gv *v, const char *text, size_t len)
 		    text[blank] != '\n')
 			break;
 	if (blank == len) {
-		gv_problem(v, NULL, "the file is empty (expected a JSON object {\"id\": ..., ...})");
+		gv_problem(v, NULL, GV_EMPTY_FILE, "the file is empty (expected a JSON object {\"id\": ..., ...})");
 		return NULL;
 	}
 	tok = json_tokener_new();
@@ -309,7 +310,7 @@ static json_object *read_json(struct gv *v, const char *text, size_t len)
 		return NULL;
 	}
 	if (!root) { /* the literal null parses to no object at all */
-		gv_problem(v, NULL, "the grant decision must be a JSON object {\"id\": ..., ...}, "
+		gv_problem(v, NULL, GV_NOT_OBJECT, "the grant decision must be a JSON object {\"id\": ..., ...}, "
 				    "not null");
 		return NULL;
 	}
@@ -360,7 +361,7 @@ int tj_grant_parse(tj_grant **out, const char *name, const char *text, size_t le
 
 	root = read_json(&v, text, len);
 	if (root && !json_object_is_type(root, json_type_object)) {
-		gv_problem(&v, NULL, "the grant decision must be a JSON object {\"id\": ..., ...}, "
+		gv_problem(&v, NULL, GV_NOT_OBJECT, "the grant decision must be a JSON object {\"id\": ..., ...}, "
 				     "not %s", gv_type_name(root));
 	} else if (root) {
 		if (!(g = calloc(1, sizeof *g)))

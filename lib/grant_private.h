@@ -26,9 +26,46 @@ struct gv {
 	int rc; /* TJ_ENOMEM once an allocation failed, else 0 */
 };
 
-/* Add "NAME: PTR: message" (PTR empty: "NAME: message"). */
-void gv_problem(struct gv *v, const char *ptr, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+/*
+ * The rule codes of docs/grants.md ("Rule codes"): one per rule, stable,
+ * printed as TJ1xx. A new rule gets a new number; a number is never reused.
+ */
+enum gv_code {
+	GV_SYNTAX = 100,         /* JSON syntax, NUL byte, invalid UTF-8 */
+	GV_EMPTY_FILE = 101,     /* nothing but white space */
+	GV_TOO_LARGE = 102,      /* over 16 MiB */
+	GV_NOT_OBJECT = 103,     /* the top level is not an object */
+	GV_MISSING = 110,        /* a required key is absent */
+	GV_UNKNOWN_KEY = 111,    /* a key the object does not have */
+	GV_TYPE = 112,           /* the wrong JSON type */
+	GV_NUL = 113,            /* \u0000 in a string */
+	GV_BAD_ID = 120,         /* not a reference */
+	GV_ID_BSN = 121,         /* an id that may be a BSN */
+	GV_TEXT_BSN = 122,       /* text holding a possible BSN */
+	GV_BLANK = 123,          /* blank text */
+	GV_DATE = 130,           /* not a real date YYYY-MM-DD */
+	GV_PERIOD = 131,         /* period.end before period.start */
+	GV_CURRENCY = 140,       /* not 3 upper-case letters */
+	GV_MONEY_NUMBER = 141,   /* money written as a JSON number */
+	GV_MONEY = 142,          /* not a money string */
+	GV_PER_TRAJECTORY = 143, /* the default per trajectory is not whole cents */
+	GV_RANGE = 150,          /* a number out of its range */
+	GV_WHOLE = 151,          /* a count that is not a whole number */
+	GV_NUMBER_TEXT = 152,    /* not an RFC 8259 number (NaN, 1.) */
+	GV_INDICATOR = 160,      /* not a scalar indicator */
+	GV_OP = 161,             /* not a comparison */
+	GV_TARGET_MONEY = 162,   /* a money indicator's target as a JSON number */
+	GV_TARGET_NUMBER = 163,  /* another indicator's target as a string */
+	GV_DUPLICATE = 170,      /* an obligation or report id used twice */
+	GV_KIND = 171,           /* not a kind of report */
+	GV_REPORT_DUE = 172,     /* a report's due before its as_of */
+	GV_DETERMINATION = 173,  /* a second determination report */
+	GV_NO_REPORTS = 174,     /* an empty calendar */
+};
+
+/* Add "NAME: PTR: TJnnn message" (PTR empty: "NAME: TJnnn message"). */
+void gv_problem(struct gv *v, const char *ptr, enum gv_code code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
 /* strdup that records an allocation failure in v. */
 char *gv_strdup(struct gv *v, const char *s);

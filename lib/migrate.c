@@ -49,8 +49,9 @@ static int db_version(PGconn *conn, int *version, tj_err *err)
 static int newer_than_binary(int version, tj_err *err)
 {
 	return tj_fail(err, TJ_ESCHEMA,
-		       "the database has schema version %d but this trajectctl knows only up to %d: "
-		       "upgrade trajectd before using this database",
+		       "the database has schema version %d but this program knows schema versions "
+		       "only up to %d: upgrade trajectd (trajectd and trajectctl are one package) "
+		       "before using this database",
 		       version, tj_migrations_count);
 }
 

@@ -116,8 +116,9 @@ def test_void_and_listing(t):
     t.ok(text.split('\n')[8].endswith('  VOIDED %s: closed too early' % at[0]), 'text shows it',
          text)
     r = t.fails(t.ctl('void', '--grant', GRANT, '8', '--reason', 'again'), 'twice')
-    t.eq(r.err, 'trajectctl: event 8 was already voided on %s: closed too early\n' % at[0],
-         'already voided')
+    t.eq(r.err, 'trajectctl: event 8 was already voided on %s: closed too early (nothing to '
+         'do: a void is final; if the right event is missing, import it in a new file)\n'
+         % at[0], 'already voided, and what to do')
     t.eq(t.sql('SELECT count(*) FROM traject.voids'), ['1'], 'still one')
 
 

@@ -9,6 +9,7 @@ concurrent imports of one grant.
 import glob
 import hashlib
 import os
+import re
 import subprocess
 import sys
 import datetime
@@ -88,6 +89,35 @@ for _path in sorted(glob.glob(os.path.join(DATA, '*.expected'))):
     globals()['test_case_' + _name.replace('-', '_')] = make_case(_name)
 
 
+def test_case_TJ004_long_line(t):
+    """A line over 65,536 bytes (TJ_CSV_MAX_RECORD) stops the checking; generated,
+    as a data file of that size would only be noise in the repository."""
+    load_grant(t)
+    path = t.write('long.csv', 'trajectory,date,event,value\nT-1,2011-06-01,registered,\n'
+                   'T-1,2011-06-02,coordinator,' + 'x' * 65536 + '\nT-1,2011-06-03,bogus,\n')
+    before = counts(t)
+    r = t.fails(import_file(t, path), 'import a file with a long line')
+    t.eq(r.err, '%s:3: TJ004 line longer than 65536 bytes (is this an events file?)\n'
+         '%s: refused, nothing stored (1 problem)\n' % (path, path), 'stderr')
+    t.eq(counts(t), before, 'nothing stored')
+
+
+# Codes of docs/import.md whose case is a test function rather than a data file.
+CODE_TESTS = {'TJ004': 'test_case_TJ004_long_line', 'TJ030': 'test_reimport_stores_nothing'}
+
+
+def test_every_code_has_a_case(t):
+    """The rule table of docs/import.md and the cases cannot drift apart."""
+    doc = open(os.path.join(tjtest.SRC, 'docs', 'import.md')).read()
+    codes = set(re.findall(r'^\| (TJ0\d\d) \|', doc, re.M))
+    t.ok(len(codes) >= 15, 'the table lists the codes (%d)' % len(codes))
+    used = set(CODE_TESTS)
+    for path in glob.glob(os.path.join(DATA, '*.expected')):
+        used.update(re.findall(r':\d+: (TJ\d+) ', open(path).read()))
+    t.eq(sorted(codes - used), [], 'every documented code has a case')
+    t.eq(sorted(used - codes), [], "every case's code is documented")
+
+
 # --- good files ---------------------------------------------------------------
 
 def test_good_import(t):
@@ -156,8 +186,9 @@ def test_reimport_stores_nothing(t):
     before = counts(t)
     when = t.sql('SELECT traject.iso_utc(recorded_at) FROM traject.import_batches')[0]
     r = t.succeeds(import_file(t, path), 'second import')
-    t.eq(r.out, '%s: already imported on %s as batch 1: nothing stored\n' % (path, when),
-         'says so')
+    t.eq(r.out, '%s: TJ030 already imported for grant %s on %s as batch 1: nothing stored\n'
+         % (path, GRANT, when), 'says so, with its code (docs/import.md)')
+    t.eq(r.err, '', 'not an error: nothing on stderr')
     t.eq(counts(t), before, 'row counts unchanged')
     # The same bytes under another name are the same content.
     with open(path) as f:

@@ -1,4 +1,7 @@
 """trajectctl migrate: idempotent, recorded, refuses a newer database."""
+import os
+import subprocess
+
 import tjtest
 
 
@@ -12,8 +15,19 @@ def test_migrate_is_idempotent(t):
 
 def test_refuses_newer_database(t):
     t.sql("INSERT INTO traject.schema_migrations (version, name) VALUES (999, 'future')")
-    t.fails(t.ctl('migrate'), 'migrate on a newer database', pattern=r'version 999.*upgrade')
+    r = t.fails(t.ctl('migrate'), 'migrate on a newer database', pattern=r'version 999.*upgrade')
+    known = int(t.sql("SELECT max(version) FROM traject.schema_migrations WHERE version < 999")[0])
+    t.eq(r.err, 'trajectctl: the database has schema version 999 but this program knows schema '
+         'versions only up to %d: upgrade trajectd (trajectd and trajectctl are one package) '
+         'before using this database\n' % known, 'the message')
     t.fails(t.ctl('grant', 'list'), 'other commands too', pattern=r'version 999')
+    # trajectd prints the same library message: it must not name trajectctl
+    conf = t.write('td.conf', '[database]\nconninfo = %s\n[delivery]\nurl = file://%s\n'
+                   % (t.conninfo, t.tmp))
+    full = [os.environ.get('TRAJECTD', 'trajectd'), '--config', conf, '--once']
+    d = tjtest.Result(full, subprocess.run(full, capture_output=True, text=True, timeout=60))
+    t.fails(d, 'trajectd on a newer database', pattern=r'version 999 but this program knows')
+    t.ok('trajectctl knows' not in d.err, 'trajectd does not call itself trajectctl', d.err)
 
 
 def test_commands_need_migrated_schema(t):

@@ -1,7 +1,8 @@
 """The register's integrity without per-row foreign keys (sql/007_import_speed.sql).
 
 The events' foreign keys became one set-based check per statement, and the
-rows events name became append-only (docs/performance.md, "Import"). These
+rows events name became append-only (docs/performance.md, "Import"); since
+sql/012 so are events, voids, grant versions, obligations and calendars. These
 tests write SQL directly, as a buggy or careless writer would, and check
 that the database itself still refuses what the foreign keys refused (and a
 little more: an event must name a trajectory and a batch of its own grant).
@@ -68,6 +69,36 @@ def test_rows_that_events_name_are_append_only(t):
             'TRUNCATE events')
     t.eq(t.sql('SELECT count(*) FROM traject.trajectories'), ['30'], 'the trajectories stay')
     t.eq(t.sql('SELECT count(*) FROM traject.events'), ['219'], 'the events stay')
+
+
+def test_the_register_is_append_only(t):
+    """Events, voids, grant versions, obligations and calendar rows (sql/012)."""
+    setup(t)
+    event = t.sql('SELECT min(event_id) FROM traject.events')[0]
+    t.succeeds(t.ctl('void', '--grant', GRANT, event, '--reason', 'wrong date'), 'a void')
+    tables = ('events', 'voids', 'grant_versions', 'obligations', 'calendar')
+    count = 'SELECT %s' % ', '.join('(SELECT count(*) FROM traject.%s)' % x for x in tables)
+    before = t.sql(count)
+    t.ok(all(int(n) > 0 for n in before[0].split('|')), 'every table has rows', before)
+    for table in tables:
+        what = 'traject.%s is append-only' % table
+        refused(t, 'DELETE FROM traject.%s' % table, what, 'DELETE FROM %s' % table)
+        refused(t, 'UPDATE traject.%s SET grant_key = grant_key' % table, what,
+                'UPDATE of %s' % table)
+        refused(t, 'TRUNCATE traject.%s CASCADE' % table, 'is append-only',
+                'TRUNCATE %s' % table)
+    refused(t, "UPDATE traject.events SET value = 'x' WHERE event_id = %s" % event,
+            'traject.events is append-only', 'UPDATE of one event')
+    refused(t, 'DELETE FROM traject.voids WHERE event_id = %s' % event,
+            'HINT:  a void is final', 'un-voiding an event (with a hint)')
+    refused(t, "UPDATE traject.grant_versions SET amount_granted = 1",
+            'HINT:  a grant is changed by loading an amendment', 'editing a grant version')
+    t.eq(t.sql(count), before, 'every row stays')
+    t.succeeds(t.ctl('grant', 'load', t.write('amended.json', open(t.example('grant.json'))
+                                               .read().replace('"2011-10-15"', '"2011-10-31"'))),
+               'an amendment still loads')
+    t.succeeds(t.ctl('void', '--grant', GRANT, str(int(event) + 1), '--reason', 'wrong'),
+               'a void still records')
 
 
 def test_the_import_still_stores_and_reports(t):

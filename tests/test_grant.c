@@ -235,7 +235,7 @@ static void default_per_trajectory(void **state)
 	text = variant("target_trajectories", "7");
 	{
 		static const char *const want[] = {
-			"t.json: /amount_per_trajectory: missing, and amount_granted / "
+			"t.json: /amount_per_trajectory: TJ143 missing, and amount_granted / "
 			"target_trajectories = 150000.00 / 7 is not a whole number of cents (add "
 			"amount_per_trajectory, e.g. \"5000.00\")",
 		};
@@ -294,148 +294,148 @@ struct rule {
 		   " \"due\": \"2011-10-15\"" fields "}]"
 
 static const struct rule rules[] = {
-	{ "id", NULL, "t.json: /id: missing (add the grant's id, e.g. \"OV-2011-AMB-01\")" },
+	{ "id", NULL, "t.json: /id: TJ110 missing (add the grant's id, e.g. \"OV-2011-AMB-01\")" },
 	{ "id", "\"OV 2011\"",
-	  "t.json: /id: 'OV 2011' is not a valid id (use 1 to 64 of A-Z a-z 0-9 . _ -)" },
+	  "t.json: /id: TJ120 'OV 2011' is not a valid id (use 1 to 64 of A-Z a-z 0-9 . _ -)" },
 	{ "id", "\"123456782\"",
-	  "t.json: /id: looks like a BSN (choose another id: personal numbers are never stored)" },
-	{ "id", "7", "t.json: /id: must be a string, not a number" },
+	  "t.json: /id: TJ121 looks like a BSN (choose another id: personal numbers are never stored)" },
+	{ "id", "7", "t.json: /id: TJ112 must be a string, not a number" },
 	{ "title", "\"Kind 111222333\"",
-	  "t.json: /title: may contain a BSN (nine digits that pass the eleven-test): remove it, "
+	  "t.json: /title: TJ122 may contain a BSN (nine digits that pass the eleven-test): remove it, "
 	  "personal numbers are never stored" },
 	{ "title", "\" \"",
-	  "t.json: /title: is empty (write the text, or leave the key out where it is optional)" },
-	{ "grantor", NULL, "t.json: /grantor: missing (add the name of the party that grants)" },
+	  "t.json: /title: TJ123 is empty (write the text, or leave the key out where it is optional)" },
+	{ "grantor", NULL, "t.json: /grantor: TJ110 missing (add the name of the party that grants)" },
 	{ "grantor", "\"\"",
-	  "t.json: /grantor: is empty (write the text, or leave the key out where it is optional)" },
-	{ "grantee", "null", "t.json: /grantee: must be a string, not null" },
+	  "t.json: /grantor: TJ123 is empty (write the text, or leave the key out where it is optional)" },
+	{ "grantee", "null", "t.json: /grantee: TJ112 must be a string, not null" },
 	{ "decision_date", "\"2011-02-30\"",
-	  "t.json: /decision_date: 2011-02-30 is not a real date (use YYYY-MM-DD)" },
+	  "t.json: /decision_date: TJ130 2011-02-30 is not a real date (use YYYY-MM-DD)" },
 	{ "decision_date", "\"30-05-2011\"",
-	  "t.json: /decision_date: 30-05-2011 is not a real date (use YYYY-MM-DD)" },
+	  "t.json: /decision_date: TJ130 30-05-2011 is not a real date (use YYYY-MM-DD)" },
 	{ "decision_date", "20110530",
-	  "t.json: /decision_date: must be a date string \"YYYY-MM-DD\", not a number" },
-	{ "period", "[]", "t.json: /period: must be an object {start, end}, not a list" },
+	  "t.json: /decision_date: TJ112 must be a date string \"YYYY-MM-DD\", not a number" },
+	{ "period", "[]", "t.json: /period: TJ112 must be an object {start, end}, not a list" },
 	{ "period", "{\"start\": \"2011-12-31\", \"end\": \"2011-01-01\"}",
-	  "t.json: /period/end: 2011-01-01 is before the start 2011-12-31 (a period ends on or "
+	  "t.json: /period/end: TJ131 2011-01-01 is before the start 2011-12-31 (a period ends on or "
 	  "after the day it starts)" },
 	{ "period", "{\"start\": \"2011-01-01\"}",
-	  "t.json: /period/end: missing (add the last day of the period, \"YYYY-MM-DD\")" },
+	  "t.json: /period/end: TJ110 missing (add the last day of the period, \"YYYY-MM-DD\")" },
 	{ "period", "{\"start\": \"2011-01-01\", \"end\": \"2011-12-31\", \"eind\": \"x\"}",
-	  "t.json: /period/eind: unknown key (check its spelling; the keys here are start, end)" },
+	  "t.json: /period/eind: TJ111 unknown key (check its spelling; the keys here are start, end)" },
 	{ "currency", "\"eur\"",
-	  "t.json: /currency: 'eur' is not a currency code (use 3 upper-case letters, e.g. EUR)" },
+	  "t.json: /currency: TJ140 'eur' is not a currency code (use 3 upper-case letters, e.g. EUR)" },
 	{ "amount_granted", "150000",
-	  "t.json: /amount_granted: money must be a string such as \"5000.00\", not a JSON number "
+	  "t.json: /amount_granted: TJ141 money must be a string such as \"5000.00\", not a JSON number "
 	  "(put the amount in quotes)" },
 	{ "amount_granted", "\"150000.001\"",
-	  "t.json: /amount_granted: 150000.001 is not an amount of money (use digits with at most "
+	  "t.json: /amount_granted: TJ142 150000.001 is not an amount of money (use digits with at most "
 	  "2 decimals after a point, e.g. \"5000.00\")" },
 	{ "amount_granted", "\"-5.00\"",
-	  "t.json: /amount_granted: -5.00 is not an amount of money (use digits with at most 2 "
+	  "t.json: /amount_granted: TJ142 -5.00 is not an amount of money (use digits with at most 2 "
 	  "decimals after a point, e.g. \"5000.00\")" },
 	{ "amount_per_trajectory", "5000.5",
-	  "t.json: /amount_per_trajectory: money must be a string such as \"5000.00\", not a JSON "
+	  "t.json: /amount_per_trajectory: TJ141 money must be a string such as \"5000.00\", not a JSON "
 	  "number (put the amount in quotes)" },
 	{ "target_trajectories", "0",
-	  "t.json: /target_trajectories: 0 is out of range (use a whole number of 1 or more)" },
+	  "t.json: /target_trajectories: TJ150 0 is out of range (use a whole number of 1 or more)" },
 	{ "target_trajectories", "30.5",
-	  "t.json: /target_trajectories: 30.5 is not a whole number (write a count such as 30)" },
+	  "t.json: /target_trajectories: TJ151 30.5 is not a whole number (write a count such as 30)" },
 	{ "target_trajectories", "\"30\"",
-	  "t.json: /target_trajectories: must be a JSON number, not a string (remove the quotes)" },
+	  "t.json: /target_trajectories: TJ112 must be a JSON number, not a string (remove the quotes)" },
 	{ "target_trajectories", "3000000000",
-	  "t.json: /target_trajectories: 3000000000 is out of range (use a whole number of 1 or "
+	  "t.json: /target_trajectories: TJ150 3000000000 is out of range (use a whole number of 1 or "
 	  "more)" },
 	{ "baseline", "{\"cost_per_child\": 7500}",
-	  "t.json: /baseline/cost_per_child: money must be a string such as \"5000.00\", not a "
+	  "t.json: /baseline/cost_per_child: TJ141 money must be a string such as \"5000.00\", not a "
 	  "JSON number (put the amount in quotes)" },
 	{ "baseline", "{\"days_to_help\": -1}",
-	  "t.json: /baseline/days_to_help: -1 is out of range (use a number of 0 or more)" },
+	  "t.json: /baseline/days_to_help: TJ150 -1 is out of range (use a number of 0 or more)" },
 	{ "baseline", "{\"indication_rate\": 1.5}",
-	  "t.json: /baseline/indication_rate: 1.5 is out of range (use a number from 0 to 1)" },
+	  "t.json: /baseline/indication_rate: TJ150 1.5 is out of range (use a number from 0 to 1)" },
 	{ "baseline", "{\"indication_rate\": \"0.8\"}",
-	  "t.json: /baseline/indication_rate: must be a JSON number, not a string (remove the "
+	  "t.json: /baseline/indication_rate: TJ112 must be a JSON number, not a string (remove the "
 	  "quotes)" },
 	{ "baseline", "{\"cost\": \"1.00\"}",
-	  "t.json: /baseline/cost: unknown key (check its spelling; the keys here are "
+	  "t.json: /baseline/cost: TJ111 unknown key (check its spelling; the keys here are "
 	  "cost_per_child, days_to_help, indication_rate)" },
 	{ "amount_grantd", "\"1.00\"",
-	  "t.json: /amount_grantd: unknown key (check its spelling; the keys here are id, title, "
+	  "t.json: /amount_grantd: TJ111 unknown key (check its spelling; the keys here are id, title, "
 	  "grantor, grantee, decision_date, period, currency, amount_granted, "
 	  "target_trajectories, amount_per_trajectory, baseline, obligations, reports)" },
 	{ "obligations", "{}",
-	  "t.json: /obligations: must be a list of obligations {id, indicator, op, target, due}, "
+	  "t.json: /obligations: TJ112 must be a list of obligations {id, indicator, op, target, due}, "
 	  "not an object" },
 	{ "obligations", "[3]",
-	  "t.json: /obligations/0: must be an object {id, indicator, op, target, due}, not a "
+	  "t.json: /obligations/0: TJ112 must be an object {id, indicator, op, target, due}, not a "
 	  "number" },
 	{ "obligations",
 	  "[{\"id\": \"P1\", \"indicator\": \"closed_by_reason\", \"op\": \">=\", \"target\": 1,"
 	  " \"due\": \"2011-12-31\"}]",
-	  "t.json: /obligations/0/indicator: 'closed_by_reason' is not a scalar indicator (name "
+	  "t.json: /obligations/0/indicator: TJ160 'closed_by_reason' is not a scalar indicator (name "
 	  "one of indicators.md, e.g. trajectories_started; docs/grants.md lists them)" },
 	{ "obligations",
 	  "[{\"id\": \"P1\", \"indicator\": \"trajectories_started\", \"op\": \"=>\", \"target\": 1,"
 	  " \"due\": \"2011-12-31\"}]",
-	  "t.json: /obligations/0/op: '=>' is not a comparison (use one of >=, <=, >, <, ==)" },
+	  "t.json: /obligations/0/op: TJ161 '=>' is not a comparison (use one of >=, <=, >, <, ==)" },
 	{ "obligations",
 	  "[{\"id\": \"P1\", \"indicator\": \"costs_total\", \"op\": \"<=\", \"target\": 1000,"
 	  " \"due\": \"2011-12-31\"}]",
-	  "t.json: /obligations/0/target: costs_total is money: the target must be a money string "
+	  "t.json: /obligations/0/target: TJ162 costs_total is money: the target must be a money string "
 	  "such as \"5000.00\", not a JSON number (put it in quotes)" },
 	{ "obligations",
 	  "[{\"id\": \"P1\", \"indicator\": \"trajectories_started\", \"op\": \">=\", \"target\":"
 	  " \"30\", \"due\": \"2011-12-31\"}]",
-	  "t.json: /obligations/0/target: trajectories_started is not money: the target must be a "
+	  "t.json: /obligations/0/target: TJ163 trajectories_started is not money: the target must be a "
 	  "JSON number, not a string (remove the quotes)" },
 	{ "obligations",
 	  "[{\"id\": \"P1\", \"indicator\": \"trajectories_started\", \"op\": \">=\", \"target\":"
 	  " true, \"due\": \"2011-12-31\"}]",
-	  "t.json: /obligations/0/target: must be a number, not true/false" },
+	  "t.json: /obligations/0/target: TJ112 must be a number, not true/false" },
 	{ "obligations",
 	  "[{\"id\": \"P1\", \"indicator\": \"trajectories_started\", \"op\": \">=\","
 	  " \"due\": \"2011-12-31\"}]",
-	  "t.json: /obligations/0/target: missing (add the value to reach, e.g. 30 or \"5000.00\" "
+	  "t.json: /obligations/0/target: TJ110 missing (add the value to reach, e.g. 30 or \"5000.00\" "
 	  "for money)" },
 	{ "obligations", OB(", \"due\": \"2011-13-01\""),
-	  "t.json: /obligations/0/due: 2011-13-01 is not a real date (use YYYY-MM-DD)" },
+	  "t.json: /obligations/0/due: TJ130 2011-13-01 is not a real date (use YYYY-MM-DD)" },
 	{ "obligations", OB(", \"description\": \"BSN 123456782\""),
-	  "t.json: /obligations/0/description: may contain a BSN (nine digits that pass the "
+	  "t.json: /obligations/0/description: TJ122 may contain a BSN (nine digits that pass the "
 	  "eleven-test): remove it, personal numbers are never stored" },
 	{ "obligations", OB(", \"descripton\": \"x\""),
-	  "t.json: /obligations/0/descripton: unknown key (check its spelling; the keys here are "
+	  "t.json: /obligations/0/descripton: TJ111 unknown key (check its spelling; the keys here are "
 	  "id, indicator, op, target, due, description)" },
 	{ "obligations",
 	  "[{\"id\": \"P1\", \"indicator\": \"trajectories_started\", \"op\": \">=\", \"target\": 1,"
 	  " \"due\": \"2011-12-31\"}, {\"id\": \"P1\", \"indicator\": \"trajectories_helped\","
 	  " \"op\": \">=\", \"target\": 1, \"due\": \"2011-12-31\"}]",
-	  "t.json: /obligations/1/id: 'P1' is used twice (also at /obligations/0/id; give every "
+	  "t.json: /obligations/1/id: TJ170 'P1' is used twice (also at /obligations/0/id; give every "
 	  "obligation its own id)" },
 	{ "reports", NULL,
-	  "t.json: /reports: missing (add the reporting calendar, a list of {id, kind, as_of, "
+	  "t.json: /reports: TJ110 missing (add the reporting calendar, a list of {id, kind, as_of, "
 	  "due})" },
 	{ "reports", "[]",
-	  "t.json: /reports: is empty (add the reporting calendar: at least one report {id, kind, "
+	  "t.json: /reports: TJ174 is empty (add the reporting calendar: at least one report {id, kind, "
 	  "as_of, due})" },
 	{ "reports", RP(", \"kind\": \"final\""),
-	  "t.json: /reports/0/kind: 'final' is not a kind of report (use \"progress\" or "
+	  "t.json: /reports/0/kind: TJ171 'final' is not a kind of report (use \"progress\" or "
 	  "\"determination\")" },
 	{ "reports", RP(", \"due\": \"2011-09-29\""),
-	  "t.json: /reports/0/due: 2011-09-29 is before as_of 2011-09-30 (a report falls due on "
+	  "t.json: /reports/0/due: TJ172 2011-09-29 is before as_of 2011-09-30 (a report falls due on "
 	  "or after the date it is about)" },
 	{ "reports", RP(", \"id\": \"Q 3\""),
-	  "t.json: /reports/0/id: 'Q 3' is not a valid id (use 1 to 64 of A-Z a-z 0-9 . _ -)" },
+	  "t.json: /reports/0/id: TJ120 'Q 3' is not a valid id (use 1 to 64 of A-Z a-z 0-9 . _ -)" },
 	{ "reports",
 	  "[{\"id\": \"R\", \"kind\": \"progress\", \"as_of\": \"2011-09-30\", \"due\": "
 	  "\"2011-10-15\"}, {\"id\": \"R\", \"kind\": \"progress\", \"as_of\": \"2011-12-31\","
 	  " \"due\": \"2012-01-31\"}]",
-	  "t.json: /reports/1/id: 'R' is used twice (also at /reports/0/id; give every report its "
+	  "t.json: /reports/1/id: TJ170 'R' is used twice (also at /reports/0/id; give every report its "
 	  "own id)" },
 	{ "reports",
 	  "[{\"id\": \"D1\", \"kind\": \"determination\", \"as_of\": \"2012-05-31\", \"due\": "
 	  "\"2012-06-30\"}, {\"id\": \"D2\", \"kind\": \"determination\", \"as_of\": "
 	  "\"2012-05-31\", \"due\": \"2012-06-30\"}]",
-	  "t.json: /reports/1/kind: a second determination request (the first is /reports/0; a "
+	  "t.json: /reports/1/kind: TJ173 a second determination request (the first is /reports/0; a "
 	  "grant has one: make this one \"progress\")" },
 };
 
@@ -456,11 +456,11 @@ static void json_number_grammar(void **state)
 {
 	/* json-c accepts these; a grant file may not contain them */
 	static const char *const bad[][2] = {
-		{ "NaN", "t.json: /obligations/0/target: NaN is not a JSON number (write digits, e.g. "
+		{ "NaN", "t.json: /obligations/0/target: TJ152 NaN is not a JSON number (write digits, e.g. "
 			 "0.5 or 30)" },
-		{ "1.", "t.json: /obligations/0/target: 1. is not a JSON number (write digits, e.g. "
+		{ "1.", "t.json: /obligations/0/target: TJ152 1. is not a JSON number (write digits, e.g. "
 			"0.5 or 30)" },
-		{ "1e400", "t.json: /obligations/0/target: 1e400 is out of range (use a number from "
+		{ "1e400", "t.json: /obligations/0/target: TJ150 1e400 is out of range (use a number from "
 			   "-1e12 to 1e12)" },
 	};
 
@@ -486,24 +486,24 @@ static void json_number_grammar(void **state)
 static void syntax_errors(void **state)
 {
 	static const char *const cases[][2] = {
-		{ "", "t.json: the file is empty (expected a JSON object {\"id\": ..., ...})" },
+		{ "", "t.json: TJ101 the file is empty (expected a JSON object {\"id\": ..., ...})" },
 		{ "{\n  \"id\": \"x\",\n}",
-		  "t.json:3:1: invalid JSON: unexpected character (correct the file at this place)" },
-		{ "{\"id\": \"x\"", "t.json:1:11: the JSON ends too early (a closing }, ] or \" is "
+		  "t.json:3:1: TJ100 invalid JSON: unexpected character (correct the file at this place)" },
+		{ "{\"id\": \"x\"", "t.json:1:11: TJ100 the JSON ends too early (a closing }, ] or \" is "
 				     "missing)" },
-		{ "[1, 2]", "t.json: the grant decision must be a JSON object {\"id\": ..., ...}, not "
+		{ "[1, 2]", "t.json: TJ103 the grant decision must be a JSON object {\"id\": ..., ...}, not "
 			    "a list" },
-		{ "5", "t.json: the grant decision must be a JSON object {\"id\": ..., ...}, not a "
+		{ "5", "t.json: TJ103 the grant decision must be a JSON object {\"id\": ..., ...}, not a "
 		       "number" },
-		{ "{}\nx", "t.json:2:1: invalid JSON: unexpected character (correct the file at this "
+		{ "{}\nx", "t.json:2:1: TJ100 invalid JSON: unexpected character (correct the file at this "
 			  "place)" },
-		{ "null", "t.json: the grant decision must be a JSON object {\"id\": ..., ...}, not "
+		{ "null", "t.json: TJ103 the grant decision must be a JSON object {\"id\": ..., ...}, not "
 			  "null" },
-		{ " null\n", "t.json: the grant decision must be a JSON object {\"id\": ..., ...}, "
+		{ " null\n", "t.json: TJ103 the grant decision must be a JSON object {\"id\": ..., ...}, "
 			      "not null" },
 		/* json-c notices the cut sequence at the closing quote */
 		{ "{\"id\": \"\xc3\"}",
-		  "t.json:1:10: invalid JSON: invalid utf-8 string (correct the file at this place)" },
+		  "t.json:1:10: TJ100 invalid JSON: invalid utf-8 string (correct the file at this place)" },
 	};
 
 	(void)state;
@@ -524,21 +524,21 @@ static void all_problems_collected(void **state)
 		" \"reports\": [{\"id\": \"R\", \"kind\": \"x\", \"as_of\": \"2011-01-02\","
 		" \"due\": \"2011-01-01\"}]}";
 	static const char *const want[] = {
-		"t.json: /id: 'a b' is not a valid id (use 1 to 64 of A-Z a-z 0-9 . _ -)",
-		"t.json: /decision_date: 2011-02-29 is not a real date (use YYYY-MM-DD)",
-		"t.json: /period/end: 2010-01-01 is before the start 2011-01-01 (a period ends on or "
+		"t.json: /id: TJ120 'a b' is not a valid id (use 1 to 64 of A-Z a-z 0-9 . _ -)",
+		"t.json: /decision_date: TJ130 2011-02-29 is not a real date (use YYYY-MM-DD)",
+		"t.json: /period/end: TJ131 2010-01-01 is before the start 2011-01-01 (a period ends on or "
 		"after the day it starts)",
-		"t.json: /amount_granted: money must be a string such as \"5000.00\", not a JSON "
+		"t.json: /amount_granted: TJ141 money must be a string such as \"5000.00\", not a JSON "
 		"number (put the amount in quotes)",
-		"t.json: /target_trajectories: 0 is out of range (use a whole number of 1 or more)",
-		"t.json: /colour: unknown key (check its spelling; the keys here are id, title, "
+		"t.json: /target_trajectories: TJ150 0 is out of range (use a whole number of 1 or more)",
+		"t.json: /colour: TJ111 unknown key (check its spelling; the keys here are id, title, "
 		"grantor, grantee, decision_date, period, currency, amount_granted, "
 		"target_trajectories, amount_per_trajectory, baseline, obligations, reports)",
-		"t.json: /reports/0/kind: 'x' is not a kind of report (use \"progress\" or "
+		"t.json: /reports/0/kind: TJ171 'x' is not a kind of report (use \"progress\" or "
 		"\"determination\")",
-		"t.json: /reports/0/due: 2011-01-01 is before as_of 2011-01-02 (a report falls due on "
+		"t.json: /reports/0/due: TJ172 2011-01-01 is before as_of 2011-01-02 (a report falls due on "
 		"or after the date it is about)",
-		"t.json: /grantee: missing (add the name of the party that receives the grant)",
+		"t.json: /grantee: TJ110 missing (add the name of the party that receives the grant)",
 	};
 
 	(void)state;
@@ -556,7 +556,7 @@ static void messages_stay_printable(void **state)
 			     "klmnop\"");
 	{
 		const char *want[] = {
-			"t.json: /id: 'a?bcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefg..."
+			"t.json: /id: TJ120 'a?bcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefg..."
 			"' is not a valid id (use 1 to 64 of A-Z a-z 0-9 . _ -)",
 		};
 
@@ -566,7 +566,7 @@ static void messages_stay_printable(void **state)
 	text = variant("currency", "\"EU\\u0000R\"");
 	{
 		const char *want[] = {
-			"t.json: /currency: contains a NUL character (\\u0000): remove it",
+			"t.json: /currency: TJ113 contains a NUL character (\\u0000): remove it",
 		};
 
 		refused(text, want, 1);
@@ -575,7 +575,7 @@ static void messages_stay_printable(void **state)
 	text = variant("a/b~c", "1");
 	{
 		const char *want[] = {
-			"t.json: /a~1b~0c: unknown key (check its spelling; the keys here are id, title, "
+			"t.json: /a~1b~0c: TJ111 unknown key (check its spelling; the keys here are id, title, "
 			"grantor, grantee, decision_date, period, currency, amount_granted, "
 			"target_trajectories, amount_per_trajectory, baseline, obligations, reports)",
 		};

@@ -67,8 +67,9 @@ typedef struct tj_grant {
 /*
  * Parse and validate a grant decision held in text[0..len) (need not be
  * NUL-terminated). name is the file name used in every message.
- * Every problem is added to diags as "NAME: /json/pointer: what is wrong
- * (what to do)" (or "NAME:LINE:COLUMN: ..." for a JSON syntax error).
+ * Every problem is added to diags as "NAME: /json/pointer: TJ1xx what is wrong
+ * (what to do)" (or "NAME:LINE:COLUMN: TJ100 ..." for a JSON syntax error;
+ * the codes are those of docs/grants.md).
  * Returns 0 and *out, or TJ_EINVAL with err saying how many problems were
  * found (diags holds them), or TJ_ENOMEM. *out is written only on success.
  */

@@ -52,6 +52,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(r == 0 || r == TJ_EINVAL || r == TJ_ENOMEM);
 	for (size_t i = 0; i < d.count; i++) {
 		FUZZ_CHECK(!strncmp(d.items[i], "fuzz.json", 9));
+		/* every problem carries its rule code (docs/grants.md) */
+		FUZZ_CHECK(strstr(d.items[i], ": TJ1") != NULL);
 		FUZZ_CHECK(!tj_contains_bsn(d.items[i]));
 		FUZZ_CHECK(!strchr(d.items[i], '\n'));
 	}
