@@ -28,6 +28,16 @@ CTL = os.environ.get('TRAJECTCTL', 'trajectctl')
 WRAP = shlex.split(os.environ.get('TJ_WRAP', ''))
 
 
+XSD = os.path.join(SRC, 'reports', 'trajectd-report-2.xsd')
+
+
+def xmllint(t, what, text=None, paths=()):
+    """Check XML (text, or the files at paths) valid against the report XSD."""
+    proc = subprocess.run(['xmllint', '--noout', '--schema', XSD] + (list(paths) or ['-']),
+                          input=text, capture_output=True, text=True)
+    t.ok(proc.returncode == 0, what + ': valid against the XSD', proc.stderr)
+
+
 class Result:
     def __init__(self, args, proc):
         self.args = args
