@@ -17,15 +17,11 @@ import re
 import subprocess
 import threading
 import time
-import xml.etree.ElementTree as ET
 from datetime import datetime
 
 import tjtest
 
 CASES = tjtest.Test.data('reports')
-NS = '{urn:trajectd:report:2}'
-XSI_NIL = '{http://www.w3.org/2001/XMLSchema-instance}nil'
-LISTS = {'obligations', 'series', 'settlement'}
 
 # The Indicators table of indicators.md, plus the one always-present extra.
 INDICATORS = [
@@ -61,36 +57,7 @@ def ts(text):
     return datetime.fromisoformat(text.replace('Z', '+00:00'))
 
 
-# --- parsing with the exact spelling kept -------------------------------------
-def tokens(text):
-    """JSON with numbers kept as their text and objects as ordered pairs."""
-    return json.loads(text, object_pairs_hook=lambda pairs: ('obj', pairs),
-                      parse_float=lambda s: ('num', s), parse_int=lambda s: ('num', s))
-
-
-def flat(v):
-    """A token tree with every scalar as its XML text (None for null)."""
-    if isinstance(v, tuple) and v[0] == 'obj':
-        return [(k, flat(x)) for k, x in v[1]]
-    if isinstance(v, tuple) and v[0] == 'num':
-        return v[1]
-    if isinstance(v, list):
-        return [flat(x) for x in v]
-    if v is True or v is False:
-        return 'true' if v else 'false'
-    return v
-
-
-def xml_tree(elem):
-    tag = elem.tag[len(NS):] if elem.tag.startswith(NS) else elem.tag
-    if elem.get(XSI_NIL) == 'true':
-        return tag, None
-    kids = list(elem)
-    if tag in LISTS:
-        return tag, [xml_tree(k)[1] for k in kids]
-    if kids:
-        return tag, [xml_tree(k) for k in kids]
-    return tag, elem.text or ''
+tokens = tjtest.tokens  # JSON with the exact spelling kept
 
 
 def first_difference(got, want, path='$'):
@@ -192,10 +159,7 @@ def check_report(t, case_dir, case, rep, known_at, times=()):
     xml2 = t.succeeds(t.ctl(*(args + ['--format', 'xml'])), what + ' as XML again')
     t.ok(xml.out == xml2.out, what + ': the same XML bytes twice')
     xmllint(t, xml.out, what)
-    root = ET.fromstring(xml.out.encode('utf-8'))
-    t.eq((root.tag, root.get('schemaVersion')), (NS + 'report', '2'), what + ': XML root')
-    json_content = [kv for kv in flat(got) if kv[0] != 'schema']
-    t.eq(xml_tree(root)[1], json_content, what + ': XML carries the JSON content')
+    tjtest.xml_carries_json(t, what, xml.out, first.out)
 
 
 def run_case(t, name):
