@@ -196,6 +196,22 @@ def test_indicator_list_matches_spec(t):
         t.eq(names, INDICATORS, 'every indicator of %s, in its order' % path)
 
 
+# --- the SQL functions ------------------------------------------------------------
+def test_trajectory_state_helped_is_false_without_help(t):
+    """helped is "it has a help_started event": false, never NULL, without one
+    (docs/indicators.md; 002 said false, 009 said NULL until 012)."""
+    t.succeeds(t.ctl('grant', 'load', t.data('daemon', 'grant.json')), 'grant load')
+    t.succeeds(t.ctl('import', '--grant', 'TEST-DAEMON', t.data('daemon', 'events.csv')),
+               'import')
+    state = "SELECT reference, coalesce(helped::text, 'NULL'), help_started IS NULL" \
+            " FROM traject.trajectory_state((SELECT grant_key FROM traject.grants" \
+            " WHERE id = 'TEST-DAEMON'), $$%s$$, clock_timestamp()) ORDER BY reference"
+    t.eq(t.sql(state % '2011-06-30'), ['T-1|true|f', 'T-2|false|t', 'T-3|false|t'],
+         'helped once help started, false for the two never helped')
+    t.eq(t.sql(state % '2011-02-02'), ['T-1|false|t'],
+         'false before the help_started date as well')
+
+
 # --- the command line ------------------------------------------------------------
 def load_mixed(t):
     d = os.path.join(CASES, 'mixed')
