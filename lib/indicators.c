@@ -568,7 +568,22 @@ static int build_one(struct ctx *c, struct item *it, const PGresult *grant,
 	return 0;
 }
 
-/* The distinct reference dates, and those of the determination requests. */
+/* Whether date is among the first n of list. */
+static bool listed(const char **list, size_t n, const char *date)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(list[i], date))
+			return true;
+	return false;
+}
+
+/*
+ * The distinct reference dates, and those of the determination requests.
+ * Distinct: points_sql returns the points of each element of $2, and
+ * build_series takes every row for its date, so a date listed twice (two
+ * calendar entries with the same as_of in one batch) would list every
+ * point of both reports twice.
+ */
 static int date_params(struct ctx *c, tj_buf *dates, tj_buf *settle, tj_err *err)
 {
 	TJ_AUTOFREE const char **d = calloc(c->n, sizeof *d);
@@ -579,9 +594,12 @@ static int date_params(struct ctx *c, tj_buf *dates, tj_buf *settle, tj_err *err
 	if (!d || !s)
 		return tj_fail(err, TJ_ENOMEM, "out of memory");
 	for (size_t i = 0; i < c->n; i++) {
-		d[nd++] = c->items[i].as_of;
-		if (!strcmp(c->items[i].kind, "determination"))
-			s[ns++] = c->items[i].as_of;
+		const char *as_of = c->items[i].as_of;
+
+		if (!listed(d, nd, as_of))
+			d[nd++] = as_of;
+		if (!strcmp(c->items[i].kind, "determination") && !listed(s, ns, as_of))
+			s[ns++] = as_of;
 	}
 	if ((r = array_param(dates, d, nd, err)) < 0)
 		return r;

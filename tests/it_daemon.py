@@ -217,6 +217,63 @@ def test_catch_up_after_downtime(t):
         t.eq(json.load(f)['indicators']['trajectories_started'], 3, 'Q2 sees T-3 as well')
 
 
+BATCH = 'TEST-BATCH'
+
+
+def test_batch_matches_single_reports(t):
+    """One pass generates the whole calendar of grant-batch.json in one batch
+    (two reports share as_of 2011-03-31, a progress report shares the
+    determination request's 2011-12-31; the
+    events change help, assessment, children, plan, coordinator, costs and
+    closing between the dates): every document must be the bytes
+    `trajectctl report --report ID --known-at K` makes for that report alone."""
+    t.succeeds(t.ctl('grant', 'load', t.data('daemon', 'grant-batch.json')), 'grant load')
+    t.succeeds(t.ctl('import', '--grant', BATCH, t.data('daemon', 'events-batch.csv')), 'import')
+    out = os.path.join(t.tmp, 'outbox')
+    os.mkdir(out)
+    conf = config(t, 'file://' + out)
+    once(t, conf, '2012-01-28T12:00:00+01:00')
+    ids = ['Q1', 'Q1-board', 'Q2', 'Q3', 'final', 'year']
+    t.eq(t.sql('SELECT report_id FROM traject.report_versions ORDER BY report_id COLLATE "C"'),
+         sorted(ids), 'every report generated once')
+    t.eq(t.sql('SELECT count(DISTINCT known_at) FROM traject.report_versions'), ['1'],
+         'in one batch: one knowledge time')
+    t.eq(files(out), sorted(sum((names(r, grant=BATCH) for r in ids), [])), 'all delivered')
+    series = {}
+    for rid in ids:
+        with open(os.path.join(out, '%s_%s_v1.json' % (BATCH, rid)), encoding='utf-8') as f:
+            text = f.read()
+        doc = json.loads(text)
+        k = doc['report']['known_at']
+        t.eq((doc['report']['id'], doc['report']['version']), (rid, 1), rid + ': the document')
+        dates = [p['date'] for p in doc['series']]
+        t.eq(dates, sorted(set(dates)), rid + ': each series point once, in date order')
+        t.ok(dates and dates[-1] == doc['report']['as_of'], rid + ': the series ends at as_of',
+             dates)
+        series[rid] = doc['series']
+        for fmt in ('json', 'xml'):
+            path = os.path.join(out, '%s_%s_v1.%s' % (BATCH, rid, fmt))
+            with open(path, 'rb') as f:
+                got = f.read()
+            alone = t.ctl('report', '--grant', BATCH, '--report', rid, '--known-at', k,
+                          '--format', fmt)
+            t.succeeds(alone, '%s: trajectctl report --format %s' % (rid, fmt))
+            want = alone.out.encode('utf-8')
+            # the stored document carries its version; an ad-hoc report has none
+            if fmt == 'json':
+                want = want.replace(b'"version": null', b'"version": 1', 1)
+            else:
+                want = re.sub(rb'<version xsi:nil="true"\s*/>', b'<version>1</version>', want,
+                              count=1)
+            t.eq(got, want, '%s.%s: the bytes of the report made alone at K' % (rid, fmt))
+    tjtest.xmllint(t, 'the daemon\'s XML documents',
+                   paths=[os.path.join(out, f) for f in files(out) if f.endswith('.xml')])
+    t.eq(series['Q1'], series['Q1-board'], 'the reports sharing as_of share the series')
+    t.eq(series['final'], series['year'], 'and so do the determination and the progress report')
+    t.eq(len(series['final']), 12, 'final: one point per month end of 2011')
+    t.eq(series['Q3'], series['final'][:9], 'the series agree on their common points')
+
+
 def test_two_instances_at_the_same_moment(t):
     conf, out = setup(t)
     procs = [subprocess.Popen(tjtest.trajectd('--config', conf, '--once', '--clock',

@@ -11,7 +11,9 @@ a few events with `trajectctl void`, and then compares
 `trajectctl report --format json` field by field with the oracle for
 several reference dates C and knowledge times K (after the first file,
 before the voids, now) and for the calendar's reports (including
-determination requests).
+determination requests). Each report is also made as XML, which must
+carry exactly the JSON's content and be valid against
+reports/trajectd-report-2.xsd (one xmllint run per seed).
 
 A mismatch prints the seed, the command, and one line per differing field.
 Rerun one case with TJ_SEEDS=17 (comma-separated list) and keep its
@@ -65,6 +67,7 @@ class Case:
         self.rng = random.Random(seed)
         self.gid = 'R%04d' % seed
         self.features = set()
+        self.xml = []  # the XML reports made, validated together
         self.make_period()
         self.make_events()
         self.make_files()
@@ -401,6 +404,8 @@ def run_case(t, case):
     # the calendar: --report uses its as_of, kind and due
     for rep in case.doc['reports']:
         check(t, case, oracle.date(rep['as_of']), None, events, voided, rep)
+    # every XML made above, in one xmllint run
+    tjtest.xmllint(t, 'seed %d: the XML reports' % case.seed, paths=case.xml)
 
 
 def check(t, case, c, k, events, voided, rep=None):
@@ -412,6 +417,15 @@ def check(t, case, c, k, events, voided, rep=None):
     what = 'seed %d: trajectctl %s' % (case.seed, ' '.join(args))
     t.ok(r.rc == 0, what + ' (exit 0)', r)
     got = json.loads(r.out, parse_float=Decimal)
+    # the same report (at the same K) as XML: the JSON's content, checked
+    # against the XSD in run_case
+    xargs = args[:4] + ['xml'] + args[5:]
+    if not k:
+        xargs += ['--known-at', got['report']['known_at']]
+    x = t.ctl(*xargs)
+    t.ok(x.rc == 0, what + ' --format xml (exit 0)', x)
+    tjtest.xml_carries_json(t, what + ' --format xml', x.out, r.out)
+    case.xml.append(t.write('%s-%d.xml' % (case.gid, len(case.xml)), x.out))
     kind = rep['kind'] if rep else 'progress'
     want = oracle.report(case.grant, events, c, voided, kind=kind)
     problems = compare(got, want, case, c, k, rep)

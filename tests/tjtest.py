@@ -36,6 +36,61 @@ def trajectd(*args):
     return DAEMON_WRAP + [os.environ.get('TRAJECTD', 'trajectd')] + [str(a) for a in args]
 
 
+XSD = os.path.join(SRC, 'reports', 'trajectd-report-2.xsd')
+
+
+def xmllint(t, what, text=None, paths=()):
+    """Check XML (text, or the files at paths) valid against the report XSD."""
+    proc = subprocess.run(['xmllint', '--noout', '--schema', XSD] + (list(paths) or ['-']),
+                          input=text, capture_output=True, text=True)
+    t.ok(proc.returncode == 0, what + ': valid against the XSD', proc.stderr)
+
+
+NS = '{urn:trajectd:report:2}'
+XSI_NIL = '{http://www.w3.org/2001/XMLSchema-instance}nil'
+LISTS = {'obligations', 'series', 'settlement'}
+
+
+def tokens(text):
+    """JSON with numbers kept as their text and objects as ordered pairs."""
+    return json.loads(text, object_pairs_hook=lambda pairs: ('obj', pairs),
+                      parse_float=lambda s: ('num', s), parse_int=lambda s: ('num', s))
+
+
+def flat(v):
+    """A token tree with every scalar as its XML text (None for null)."""
+    if isinstance(v, tuple) and v[0] == 'obj':
+        return [(k, flat(x)) for k, x in v[1]]
+    if isinstance(v, tuple) and v[0] == 'num':
+        return v[1]
+    if isinstance(v, list):
+        return [flat(x) for x in v]
+    if v is True or v is False:
+        return 'true' if v else 'false'
+    return v
+
+
+def xml_tree(elem):
+    tag = elem.tag[len(NS):] if elem.tag.startswith(NS) else elem.tag
+    if elem.get(XSI_NIL) == 'true':
+        return tag, None
+    kids = list(elem)
+    if tag in LISTS:
+        return tag, [xml_tree(k)[1] for k in kids]
+    if kids:
+        return tag, [xml_tree(k) for k in kids]
+    return tag, elem.text or ''
+
+
+def xml_carries_json(t, what, xml_text, json_text):
+    """The XML report has the report root and exactly the JSON report's content."""
+    import xml.etree.ElementTree as ET
+    root = ET.fromstring(xml_text.encode('utf-8'))
+    t.eq((root.tag, root.get('schemaVersion')), (NS + 'report', '2'), what + ': XML root')
+    json_content = [kv for kv in flat(tokens(json_text)) if kv[0] != 'schema']
+    t.eq(xml_tree(root)[1], json_content, what + ': XML carries the JSON content')
+
+
 class Result:
     def __init__(self, args, proc):
         self.args = args
