@@ -211,9 +211,9 @@ static bool apart(const struct pub *p, long long a, long long b)
  * One cumulative field of the series. The last point is the value at C and
  * shows what the indicator shows. An earlier point is shown when it is
  * apart from 0 (the count before anything happened), from every point
- * shown so far, from the value at C, if that is shown, and from the
- * implied value also (-1: none); when the value at C is withheld only
- * points equal to 0 can be shown.
+ * shown so far, from the value at C, if that is shown, and, unless it
+ * equals the value at C, from the implied value also (-1: none); when the
+ * value at C is withheld only points equal to 0 can be shown.
  */
 static void series_field(struct pub *p, struct tj_rnode *list, const char *field,
 			 const struct tj_rnode *ind, long long also)
@@ -224,13 +224,11 @@ static void series_field(struct pub *p, struct tj_rnode *list, const char *field
 
 	if (n == 0 || p->r < 0)
 		return;
-	if (!(shown = malloc((n + 2) * sizeof *shown))) {
+	if (!(shown = malloc((n + 1) * sizeof *shown))) {
 		p->r = tj_fail(p->err, TJ_ENOMEM, "out of memory suppressing the series");
 		return;
 	}
 	shown[nshown++] = 0;
-	if (also >= 0)
-		shown[nshown++] = also;
 	for (size_t i = 0; i + 1 < n; i++) {
 		struct tj_rnode *pt = need(p, list->kids[i], field);
 		long long v = count_of(pt);
@@ -238,6 +236,9 @@ static void series_field(struct pub *p, struct tj_rnode *list, const char *field
 
 		for (size_t j = 0; ok && j < nshown; j++)
 			ok = apart(p, v, shown[j]);
+		/* a point equal to the value at C adds no difference to the known ones */
+		if (ok && also >= 0 && v != final)
+			ok = apart(p, v, also);
 		if (ok)
 			shown[nshown++] = v;
 		else
