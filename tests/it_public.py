@@ -4,7 +4,7 @@ generated grants, and the command-line details.
 For every generated grant (random or calendar period, amounts, obligations,
 0-30 trajectories with random histories, family sizes corrected after help
 started, sometimes nothing registered before the start) and several reference
-dates, the full report and the public one are made at the
+dates, the full report and the public one (JSON, XML and HTML) are made at the
 same knowledge time, with a random threshold T, and the public one is checked
 against the full one and against every relation the document states
 (docs/reports.md "The public version"):
@@ -27,7 +27,11 @@ against the full one and against every relation the document states
   the costs are shown at C only; started, helped and closed never fall in the
   full report (the attacker's bounds rely on it), children helped may;
 - an obligation's value is its indicator's, and its projection and status go
-  with it.
+  with it;
+- the XML (parsed) carries every cell of the JSON with the same value or
+  marker; the HTML is well-formed (xmllint --noout), its table of all
+  indicators, its tiles and realised show what the XML shows, and its chart
+  has one dot per shown series value.
 TJ_PUBLIC_SEEDS=N sets the number of grants (default 48); TJ_PUBLIC_SEED=s
 reruns one.
 """
@@ -37,10 +41,15 @@ import os
 import random
 import re
 import subprocess
+import xml.etree.ElementTree as ET
 
 import tjtest
 
 XSD = os.path.join(tjtest.SRC, 'reports', 'trajectd-report-2.xsd')
+NS = '{urn:trajectd:report:2}'
+XNIL = '{http://www.w3.org/2001/XMLSchema-instance}nil'
+H = '{http://www.w3.org/1999/xhtml}'
+SVG = '{http://www.w3.org/2000/svg}'
 REASONS = ['goals_reached', 'referred', 'dropped_out', 'moved', 'other']
 COUNTS = ['trajectories_started', 'trajectories_helped', 'trajectories_closed',
           'trajectories_active', 'children_helped', 'indications_needed',
@@ -419,6 +428,152 @@ def check_public(full, pub, t, refs):
     return out
 
 
+# --- the same document as XML and HTML ---------------------------------------------
+def xml_leaves(el, path=''):
+    """(path, text) of every leaf under el in document order; None for xsi:nil."""
+    for c in el:
+        name = c.tag[len(NS):] if c.tag.startswith(NS) else c.tag
+        where = path + '.' + name if path else name
+        if len(c):
+            yield from xml_leaves(c, where)
+        else:
+            yield where, None if c.get(XNIL) == 'true' else (c.text or '')
+
+
+def json_text(v):
+    if v is None:
+        return None
+    if isinstance(v, bool):
+        return 'true' if v else 'false'
+    return str(v)
+
+
+def same_value(j, x):
+    """JSON value j and XML text x say the same (numbers compared as numbers)."""
+    if json_text(j) == x:
+        return True
+    if isinstance(j, float) and x is not None:
+        try:
+            return float(x) == j
+        except ValueError:
+            return False
+    return False
+
+
+def text_of(el):
+    return ''.join(el.itertext()).strip()
+
+
+def check_formats(pub, xml, html, t):
+    """The public XML and HTML against the public JSON: the XML carries every
+    cell of the JSON with the same value or marker (so no count 1..T-1 and the
+    same cells suppressed); the HTML's cells that carry counts (the table of
+    all indicators, the tiles, realised) and the chart's points show what the
+    XML shows. [] when they agree."""
+    out = []
+    small = '<%d' % t
+    markers = (small, 'x')
+    try:
+        x = ET.fromstring(xml.encode())
+    except ET.ParseError as e:
+        return ['XML does not parse: %s' % e]
+    try:
+        h = ET.fromstring(html.encode())
+    except ET.ParseError as e:
+        return ['HTML is not well-formed XHTML: %s' % e]
+
+    # XML vs JSON, cell by cell: indicators, series, determination, obligations
+    xi = list(xml_leaves(x.find(NS + 'indicators')))
+    ji = []
+    for k, v in pub['indicators'].items():
+        if isinstance(v, dict):
+            ji += [(k + '.' + k2, v2) for k2, v2 in v.items()]
+        else:
+            ji.append((k, v))
+    if [p for p, _ in xi] != [p for p, _ in ji]:
+        out.append('XML indicators %s, JSON %s' % ([p for p, _ in xi], [p for p, _ in ji]))
+    else:
+        for (path, xt), (_, jv) in zip(xi, ji):
+            if not same_value(jv, xt):
+                out.append('indicators.%s: JSON %r, XML %r' % (path, jv, xt))
+    xpts = x.find(NS + 'series')
+    for i, (xp, jp) in enumerate(zip(xpts, pub['series'])):
+        for f in SERIES + ['costs_total']:
+            xt = xp.find(NS + f)
+            xt = None if xt.get(XNIL) == 'true' else xt.text
+            if not same_value(jp[f], xt):
+                out.append('series[%d].%s: JSON %r, XML %r' % (i, f, jp[f], xt))
+    if len(xpts) != len(pub['series']):
+        out.append('series: %d points in XML, %d in JSON' % (len(xpts), len(pub['series'])))
+    for xo, jo in zip(x.find(NS + 'obligations'), pub['obligations']):
+        for f in ('value', 'projection', 'status'):
+            xt = xo.find(NS + f)
+            xt = None if xt.get(XNIL) == 'true' else xt.text
+            if not same_value(jo[f], xt):
+                out.append('obligation %s.%s: JSON %r, XML %r' % (jo['id'], f, jo[f], xt))
+    xd = x.find(NS + 'determination')
+    if (xd is None) != ('determination' not in pub):
+        out.append('determination in one of JSON and XML only')
+    elif xd is not None:
+        if xd.find(NS + 'settlement') is not None:
+            out.append('settlement lines in the public XML')
+        for path, xt in xml_leaves(xd):
+            if not same_value(pub['determination'].get(path), xt):
+                out.append('determination.%s: JSON %r, XML %r'
+                           % (path, pub['determination'].get(path), xt))
+    counts = set(COUNTS) | {'closed_by_reason.' + r for r in REASONS} | {
+        'data_quality.' + k for k in pub['indicators']['data_quality']}
+    for path, xt in xi:
+        if path in counts and xt is not None and xt.isdigit() and 1 <= int(xt) < t:
+            out.append('XML indicators.%s shows the small count %s' % (path, xt))
+
+    # HTML: the table of all indicators, row by row against the XML
+    table = None
+    for sec in h.iter(H + 'section'):
+        if sec.get('class') == 'indicators':
+            table = sec.find('.//' + H + 'tbody')
+    rows = [] if table is None else [r.findall(H + 'td') for r in table.findall(H + 'tr')]
+    if len(rows) != len(xi):
+        out.append('HTML: %d rows in the table of indicators, the XML has %d values'
+                   % (len(rows), len(xi)))
+    else:
+        for (path, xt), tds in zip(xi, rows):
+            ht = text_of(tds[1])
+            if xt in markers or (path in counts and xt is not None):
+                if ht != xt:
+                    out.append('HTML %s shows %r, the XML %r' % (path, ht, xt))
+            elif ht in markers:
+                out.append('HTML %s shows %r, the XML %r' % (path, ht, xt))
+    # the tiles: a count shown there is never 1..T-1 and is one the XML shows
+    xtexts = {v for _, v in xi}
+    for sp in h.iter(H + 'span'):
+        if sp.get('class') == 'big':
+            ht = text_of(sp)
+            if ht not in xtexts:
+                out.append('HTML tile %r is no indicator of the XML' % ht)
+            if ht.isdigit() and 1 <= int(ht) < t:
+                out.append('HTML tile shows the small count %s' % ht)
+    # realised in the financial table
+    if xd is not None:
+        fin = [sec for sec in h.iter(H + 'section') if sec.get('class') == 'financial']
+        tds = fin[0].findall('.//' + H + 'td') if fin else []
+        real = xd.find(NS + 'trajectories_realised').text
+        if not tds or text_of(tds[0]) != real:
+            out.append('HTML realised %r, the XML %r'
+                       % (text_of(tds[0]) if tds else None, real))
+    # the chart joins the published points: one dot per shown value
+    dots = {}
+    for c in h.iter(SVG + 'circle'):
+        cls = (c.get('class') or '').split()
+        if cls[:1] == ['dot']:
+            dots[cls[1]] = dots.get(cls[1], 0) + 1
+    for f in SERIES:
+        n = sum(1 for p in pub['series'] if isinstance(p[f], int))
+        if dots.get(f, 0) != n:
+            out.append('HTML chart: %d dots for %s, %d shown values' % (dots.get(f, 0), f, n))
+    return out
+
+
 # --- running it ------------------------------------------------------------------
 def seeds():
     one = os.environ.get('TJ_PUBLIC_SEED')
@@ -444,6 +599,16 @@ def run_seed(t, seed, stats):
         pub = t.succeeds(t.ctl(*(base + ['--public', '--threshold', str(th)])),
                          'seed %d %s public' % (seed, args)).json()
         problems = check_public(full, pub, th, refs)
+        xml = t.succeeds(t.ctl(*(base + ['--public', '--threshold', str(th), '--format', 'xml'])),
+                         'seed %d %s public XML' % (seed, args)).out
+        html = t.succeeds(t.ctl(*(base + ['--public', '--threshold', str(th),
+                                          '--format', 'html'])),
+                          'seed %d %s public HTML' % (seed, args)).out
+        proc = subprocess.run(['xmllint', '--noout', '-'], input=html, capture_output=True,
+                              text=True)
+        if proc.returncode != 0:
+            problems.append('xmllint: the HTML is not well-formed: %s' % proc.stderr[:500])
+        problems += check_formats(pub, xml, html, th)
         # the attacker's bounds use that started, helped and closed only grow;
         # children helped may fall (a family size corrected downwards)
         fs = full['series']
@@ -611,6 +776,25 @@ def test_formats_and_threshold(t):
     html = t.succeeds(t.ctl(*(base + ['--public', '--format', 'html'])), 'public HTML').out
     t.ok('D-0' not in html and 'openbare versie' in html and '&lt;5' in html,
          'the HTML is made from the public version')
+    # the XSLT output is well-formed XHTML (it_render checks more, with chromium)
+    for pub_flag in ([], ['--public']):
+        page = t.succeeds(t.ctl(*(base + pub_flag + ['--format', 'html'])), 'HTML').out
+        proc = subprocess.run(['xmllint', '--noout', '-'], input=page, capture_output=True,
+                              text=True)
+        t.ok(proc.returncode == 0, 'xmllint --noout: the %sHTML is well-formed'
+             % ('public ' if pub_flag else ''), proc.stderr)
+    pub = t.succeeds(t.ctl(*(base + ['--public'])), 'public JSON').json()
+    t.eq(check_formats(pub, xml, html, 5), [], 'JSON, XML and HTML agree')
+    # the cross-format check catches a count shown in the HTML's table only
+    i = html.index('<section class="indicators">')
+    j = html.index('&lt;5</span>', i)
+    bad = html[:j] + '3</span>' + html[j + len('&lt;5</span>'):]
+    t.ok(any('HTML' in p and "'3'" in p for p in check_formats(pub, xml, bad, 5)),
+         'a 3 in the HTML table where the XML has <5 is caught')
+    bad = xml.replace('<trajectories_closed>&lt;5</trajectories_closed>',
+                      '<trajectories_closed>3</trajectories_closed>', 1)
+    t.ok(any('small count 3' in p for p in check_formats(pub, bad, html, 5)),
+         'a 3 in the XML is caught')
 
 
 tjtest.main(globals())
