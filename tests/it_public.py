@@ -782,6 +782,27 @@ def test_checker_catches_leaks(t):
     t.ok(any('T-07' in p for p in check_public(full, leak, 5, ['T-07'])), 'a reference is caught')
 
 
+def test_example_determination(t):
+    """The bundled example's public determination (the audit's case): realised
+    30 with nothing registered before 2011 made December's started count known,
+    so no shown started point may be within T of 30 (but 32, the value at C)."""
+    t.succeeds(t.ctl('grant', 'load', t.example('grant.json')), 'grant load')
+    for f in ('events-2011.csv', 'events-2012.csv'):
+        t.succeeds(t.ctl('import', '--grant', 'OV-2011-AMB-01', t.example(f)), 'import ' + f)
+    k = t.sql('SELECT traject.iso_utc(clock_timestamp())')[0]
+    base = ['report', '--grant', 'OV-2011-AMB-01', '--report', 'determination', '--known-at', k]
+    full = t.succeeds(t.ctl(*base), 'full').json()
+    pub = t.succeeds(t.ctl(*(base + ['--public'])), 'public').json()
+    xml = t.succeeds(t.ctl(*(base + ['--public', '--format', 'xml'])), 'public XML').out
+    html = t.succeeds(t.ctl(*(base + ['--public', '--format', 'html'])), 'public HTML').out
+    t.eq(check_public(full, pub, 5, ['T-0']) + check_formats(pub, xml, html, 5), [],
+         'the public determination passes every check')
+    t.eq([p['trajectories_started'] for p in pub['series']],
+         [0, 0, 0, 0, 0, 5, 'x', 12, 17, 22, 'x', 'x', 32, 32, 32, 32, 32],
+         'started: Nov 27 and Dec 30 withheld (30 is realised), 32 from January 2012')
+    t.eq(pub['determination']['trajectories_realised'], 30, 'realised stays shown')
+
+
 def test_formats_and_threshold(t):
     """The public XML is valid against the XSD and says what the JSON says; the
     threshold comes from --threshold, else [report] suppress_below, else 5."""
