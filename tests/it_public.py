@@ -28,8 +28,8 @@ against the full one and against every relation the document states
   full report (the attacker's bounds rely on it), children helped may;
 - an obligation's value is its indicator's, and its projection and status go
   with it;
-- the XML (parsed) carries every cell of the JSON with the same value or
-  marker; the HTML is well-formed (xmllint --noout), its table of all
+- the XML is valid against the XSD and (parsed) carries every cell of the
+  JSON with the same value or marker; the HTML is well-formed (xmllint --noout), its table of all
   indicators, its tiles and realised show what the XML shows, and its chart
   has one dot per shown series value.
 TJ_PUBLIC_SEEDS=N sets the number of grants (default 48); TJ_PUBLIC_SEED=s
@@ -644,6 +644,10 @@ def run_seed(t, seed, stats):
                               text=True)
         if proc.returncode != 0:
             problems.append('xmllint: the HTML is not well-formed: %s' % proc.stderr[:500])
+        proc = subprocess.run(['xmllint', '--noout', '--schema', XSD, '-'], input=xml,
+                              capture_output=True, text=True)
+        if proc.returncode != 0:
+            problems.append('xmllint: the XML is not valid: %s' % proc.stderr[:500])
         problems += check_formats(pub, xml, html, th)
         # the attacker's bounds use that started, helped and closed only grow;
         # children helped may fall (a family size corrected downwards)
