@@ -21,7 +21,12 @@
  * - series (cumulative): a point is shown only when its difference from
  *   every other shown value of the same field (0, earlier shown points and
  *   the value at C) is 0 or at least T, so no window between two shown
- *   points holds 1 to T - 1; the costs are shown at C only.
+ *   points holds 1 to T - 1; the costs are shown at C only;
+ * - realised = started at the period's end - started before its start: a
+ *   shown started point is also apart from the started count at the end;
+ * - the rules themselves: a reader who knows them reads "x" on closed next
+ *   to a shown started as "active is 1 .. T-1"; started is withheld where
+ *   that would leave one value (started T + 1 or T + 2).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -115,8 +120,19 @@ static void indicators(struct pub *p, struct tj_rnode *ind)
 		primary(p, quality->kids[i]);
 
 	/* started = closed + active */
-	if (!withheld(started) && !withheld(closed) && is_small(p, count_of(active)))
+	if (!withheld(started) && !withheld(closed) && is_small(p, count_of(active))) {
 		mark(p, closed, "x"); /* else started - closed gives the small active */
+		/*
+		 * Who knows this rule reads from that "x" that active is 1..T-1
+		 * and closed at least T, so closed lies in T .. started - 1: with
+		 * started = T + 1 that is closed = T, active = 1 exactly. Started
+		 * is withheld too when it is T + 1 or T + 2 (never only for T + 1:
+		 * an "x" on started would then say T + 1), leaving at least two
+		 * values for each of the three.
+		 */
+		if (count_of(started) <= p->t + 2)
+			mark(p, started, "x");
+	}
 	if (withheld(started) || withheld(closed) || is_small(p, count_of(active)))
 		mark(p, active, "x");
 
@@ -195,11 +211,12 @@ static bool apart(const struct pub *p, long long a, long long b)
  * One cumulative field of the series. The last point is the value at C and
  * shows what the indicator shows. An earlier point is shown when it is
  * apart from 0 (the count before anything happened), from every point
- * shown so far and from the value at C, if that is shown; when the value at
- * C is withheld only points equal to 0 can be shown.
+ * shown so far, from the value at C, if that is shown, and, unless it
+ * equals the value at C, from the implied value also (-1: none); when the
+ * value at C is withheld only points equal to 0 can be shown.
  */
 static void series_field(struct pub *p, struct tj_rnode *list, const char *field,
-			 const struct tj_rnode *ind)
+			 const struct tj_rnode *ind, long long also)
 {
 	long long *shown;
 	size_t nshown = 0, n = list->nkids;
@@ -219,6 +236,9 @@ static void series_field(struct pub *p, struct tj_rnode *list, const char *field
 
 		for (size_t j = 0; ok && j < nshown; j++)
 			ok = apart(p, v, shown[j]);
+		/* a point equal to the value at C adds no difference to the known ones */
+		if (ok && also >= 0 && v != final)
+			ok = apart(p, v, also);
 		if (ok)
 			shown[nshown++] = v;
 		else
@@ -228,13 +248,19 @@ static void series_field(struct pub *p, struct tj_rnode *list, const char *field
 	free(shown);
 }
 
-static void series(struct pub *p, struct tj_rnode *list, struct tj_rnode *ind)
+/*
+ * started_at_end: the started count at the period's end when the
+ * determination shows trajectories realised, else -1 (see determination()).
+ */
+static void series(struct pub *p, struct tj_rnode *list, struct tj_rnode *ind,
+		   long long started_at_end)
 {
 	static const char *const fields[] = { "trajectories_started", "trajectories_helped",
 					      "trajectories_closed", "children_helped" };
 
 	for (size_t f = 0; list && f < TJ_ARRAY_SIZE(fields); f++)
-		series_field(p, list, fields[f], tj_rn_child(ind, fields[f]));
+		series_field(p, list, fields[f], tj_rn_child(ind, fields[f]),
+			     f == 0 ? started_at_end : -1);
 	/* a month's costs may be one family's: only the total at C is shown */
 	for (size_t i = 0; list && i < list->nkids; i++) {
 		struct tj_rnode *cost = need(p, list->kids[i], "costs_total");
@@ -246,11 +272,34 @@ static void series(struct pub *p, struct tj_rnode *list, struct tj_rnode *ind)
 	}
 }
 
-static void determination(struct pub *p, struct tj_rnode *det, struct tj_rnode *ind)
+/*
+ * Realised = the registrations within the period = started at the period's
+ * end minus started before its start. It is a value of the started series
+ * in disguise: with nothing registered before the start (which the series
+ * may show by its zeros) it is the started count at the end, and a point
+ * shown next to it would give away a small window (a month of 3 between a
+ * shown 27 and a realised 30). So when realised is shown, the started count
+ * at the period's end (the settlement lines registered up to the end) is
+ * returned for series() to keep every shown point apart from; else -1.
+ * Realised itself, the figure the determination is for, stays shown.
+ */
+static long long determination(struct pub *p, struct tj_rnode *det, struct tj_rnode *ind)
 {
 	struct tj_rnode *realised = need(p, det, "trajectories_realised");
+	struct tj_rnode *lines = tj_rn_child(det, "settlement");
+	const struct tj_rnode *period = tj_rn_find(p->rep, "grant/period/end");
+	long long at_end = -1;
 
 	primary(p, realised);
+	if (!withheld(realised) && count_of(realised) >= 0 && lines && period && period->text) {
+		at_end = 0;
+		for (size_t i = 0; i < lines->nkids; i++) {
+			const struct tj_rnode *reg = tj_rn_child(lines->kids[i], "registered");
+
+			if (reg && reg->text && strcmp(reg->text, period->text) <= 0)
+				at_end++;
+		}
+	}
 	if (withheld(realised)) {
 		mark(p, need(p, det, "amount_determined"), "x");
 		mark(p, need(p, det, "amount_difference"), "x");
@@ -260,12 +309,14 @@ static void determination(struct pub *p, struct tj_rnode *det, struct tj_rnode *
 	mirror(p, need(p, det, "costs_total"), tj_rn_child(ind, "costs_total"));
 	/* one line per trajectory, with its reference: never public */
 	tj_rn_remove(det, "settlement");
+	return at_end;
 }
 
 int tj_report_make_public(struct tj_report *r, int threshold, tj_err *err)
 {
 	struct pub p = { .rep = r, .t = threshold, .err = err };
 	struct tj_rnode *info, *flag, *ind, *det;
+	long long started_at_end = -1;
 	char t[16];
 
 	if (!r || threshold < TJ_SUPPRESS_MIN || threshold > TJ_SUPPRESS_MAX)
@@ -284,9 +335,9 @@ int tj_report_make_public(struct tj_report *r, int threshold, tj_err *err)
 	indicators(&p, ind);
 	derived(&p, ind);
 	obligations(&p, tj_rn_child(&r->root, "obligations"), ind);
-	series(&p, tj_rn_child(&r->root, "series"), ind);
 	if ((det = tj_rn_child(&r->root, "determination")))
-		determination(&p, det, ind);
+		started_at_end = determination(&p, det, ind);
+	series(&p, tj_rn_child(&r->root, "series"), ind, started_at_end);
 	tj_rn_remove(&r->root, "forecast");
 	if (p.r == 0)
 		p.r = tj_rn_set(flag, TJ_R_BOOL, "true", err);
