@@ -652,4 +652,76 @@ def test_two_daemons_deliver_each_document_once(t):
         rcv.close()
 
 
+# --- a silent database host ---------------------------------------------------------
+CONN_PROBE = os.environ.get('CONN_PROBE', 'conn_probe')
+SILENT_DEFAULTS = {'keepalives': '1', 'keepalives_idle': '30', 'keepalives_interval': '10',
+                   'keepalives_count': '3', 'tcp_user_timeout': '60000', 'connect_timeout': '10'}
+
+
+def probe(mode, conninfo, env=None):
+    e = dict(os.environ)
+    e.pop('PGCONNECT_TIMEOUT', None)
+    e.update(env or {})
+    p = subprocess.run([CONN_PROBE, mode, conninfo], capture_output=True, text=True, env=e)
+    return p.returncode, dict(line.split('=', 1) for line in p.stdout.splitlines()), p.stderr
+
+
+def test_sessions_have_tcp_keepalives_and_timeouts(t):
+    """Every session the library opens, blocking or on the loop, has the defaults; conninfo wins."""
+    for mode in ('connect', 'start'):
+        rc, got, err = probe(mode, t.conninfo)
+        t.eq(rc, 0, '%s: connects (%s)' % (mode, err))
+        t.eq({k: got.get(k) for k in SILENT_DEFAULTS}, SILENT_DEFAULTS,
+             '%s: keepalives, tcp_user_timeout and connect_timeout are set' % mode)
+        t.eq(got.get('application_name'), 'conn_probe', '%s: the session settings hold' % mode)
+        rc, got, err = probe(mode, t.conninfo + ' keepalives_idle=7 tcp_user_timeout=5000'
+                             ' connect_timeout=3')
+        t.eq(rc, 0, '%s: connects with explicit values (%s)' % (mode, err))
+        t.eq((got.get('keepalives_idle'), got.get('tcp_user_timeout'),
+              got.get('connect_timeout'), got.get('keepalives_interval')),
+             ('7', '5000', '3', '10'), '%s: a conninfo value wins, the others stay' % mode)
+    rc, got, err = probe('connect', 'postgresql:///%s?keepalives_count=5' % t.db)
+    t.eq((rc, got.get('keepalives_count'), got.get('keepalives_idle')), (0, '5', '30'),
+         'a URI conninfo wins too')
+    rc, got, err = probe('connect', t.conninfo, env={'PGCONNECT_TIMEOUT': '4'})
+    t.eq((rc, got.get('connect_timeout')), (0, '4'), 'PGCONNECT_TIMEOUT wins over the default')
+
+
+def test_a_silent_database_host_fails_within_connect_timeout(t):
+    """A listening socket that never answers: the connect ends at connect_timeout, never hangs."""
+    silent = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    silent.bind(('127.0.0.1', 0))
+    silent.listen(8)  # the kernel completes the handshake; nobody ever reads or answers
+    port = silent.getsockname()[1]
+    try:
+        db = 'host=127.0.0.1 port=%d dbname=nobody user=nobody' % port
+        env = dict(os.environ)
+        env.pop('PGCONNECT_TIMEOUT', None)
+        start = time.monotonic()
+        try:
+            p = subprocess.run(tjtest.WRAP + [tjtest.CTL, '--db', db, 'status'],
+                               capture_output=True, text=True, env=env, timeout=40)
+        except subprocess.TimeoutExpired:
+            p = None
+        took = time.monotonic() - start
+        t.ok(p is not None, 'trajectctl against a silent host ends (no hang)')
+        t.eq(p.returncode, 1, 'and fails')
+        t.ok(re.search(r'cannot connect to the database: .*timeout expired', p.stderr),
+             'saying the connect timed out', p.stderr)
+        t.ok(9.5 <= took < 25, 'after the default connect_timeout of 10 s (took %.1f s)' % took)
+        conf = config(t, 'file://' + folder(t), conninfo=db + ' connect_timeout=2')
+        start = time.monotonic()
+        try:
+            p = subprocess.run([TRAJECTD, '--config', conf, '--once'], capture_output=True,
+                               text=True, env=env, timeout=40)
+        except subprocess.TimeoutExpired:
+            p = None
+        took = time.monotonic() - start
+        t.ok(p is not None and p.returncode != 0, 'trajectd start-up fails too', p)
+        t.ok(re.search(r'timeout expired', p.stderr), 'with the timeout', p.stderr)
+        t.ok(1.5 <= took < 10, 'after the conninfo connect_timeout of 2 s (took %.1f s)' % took)
+    finally:
+        silent.close()
+
+
 tjtest.main(globals())
