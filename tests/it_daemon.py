@@ -13,6 +13,7 @@ Europe/Amsterdam (worked out by hand, see docs/daemon.md):
 tests/data/daemon/events.csv registers T-1 (2011-02-01), T-2 (2011-03-15)
 and T-3 (2011-05-02): Q1 counts 2 trajectories started, Q2 counts 3.
 """
+import datetime
 import hashlib
 import json
 import os
@@ -21,6 +22,7 @@ import signal
 import subprocess
 import sys
 import time
+import zoneinfo
 
 import tjtest
 
@@ -417,6 +419,41 @@ def test_deliver_errors(t):
     t.fails(t.ctl('deliver', '--grant', 'TEST-FUTURE', '--report', 'P1'), 'no target configured',
             pattern=r'no \[delivery\] url is configured')
     t.eq(t.sql('SELECT count(*) FROM traject.report_versions'), ['0'], 'nothing stored')
+
+
+def test_deliver_refuses_a_report_whose_as_of_has_not_passed(t):
+    """A version 1 made before the day after its as_of would miss data and stay the official one."""
+    today = datetime.datetime.now(zoneinfo.ZoneInfo('Europe/Amsterdam')).date()
+    grant = {
+        'id': 'TEST-AHEAD', 'grantor': 'Provincie Test', 'grantee': 'Gemeente Test',
+        'decision_date': '2019-12-01', 'period': {'start': '2020-01-01', 'end': '2099-12-31'},
+        'amount_granted': '50000.00', 'target_trajectories': 10,
+        'reports': [{'id': 'T0', 'kind': 'progress', 'as_of': today.isoformat(),
+                     'due': '2099-04-15'},
+                    {'id': 'F1', 'kind': 'progress', 'as_of': '2099-03-31', 'due': '2099-04-15'}]}
+    t.succeeds(t.ctl('grant', 'load', t.write('ahead.json', json.dumps(grant))), 'grant load')
+    out = os.path.join(t.tmp, 'outbox')
+    os.mkdir(out)
+    conf = config(t, 'file://' + out)
+    tomorrow = (today + datetime.timedelta(days=1)).isoformat()
+    t.fails(t.ctl('--config', conf, 'deliver', '--grant', 'TEST-AHEAD', '--report', 'T0'),
+            'as_of today (the time zone\'s day) is refused',
+            pattern=r"^trajectctl: report T0 of grant TEST-AHEAD is as of %s, a day that has "
+                    r"not passed: .* Wait until %s \(the service generates it on 2099-04-10, "
+                    r"lead_days before its due date 2099-04-15\), or preview it with "
+                    r"'trajectctl report --grant TEST-AHEAD --report T0'$"
+                    % (today.isoformat(), tomorrow))
+    for extra in ([], ['--new-version']):
+        t.fails(t.ctl('--config', conf, 'deliver', '--grant', 'TEST-AHEAD', '--report', 'F1',
+                      *extra), 'an as_of in 2099 is refused %s' % extra,
+                pattern=r'is as of 2099-03-31, a day that has not passed: .* Wait until 2099-04-01')
+    t.eq(t.sql('SELECT count(*) FROM traject.report_versions'), ['0'], 'no version stored')
+    t.eq(t.sql('SELECT count(*) FROM traject.deliveries'), ['0'], 'nothing queued')
+    r = t.succeeds(t.ctl('report', '--grant', 'TEST-AHEAD', '--report', 'F1'),
+                   'the preview the message points to works')
+    t.ok(r.out.strip() != '', 'and prints a report', r)
+    once(t, conf)
+    t.eq(files(out), [], 'the service does not make them either')
 
 
 def test_stored_documents_are_frozen(t):

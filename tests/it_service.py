@@ -9,7 +9,7 @@ docs/daemon.md):
     grant          report  as_of       due         moment (lead 5)        moment (lead 10)
     TEST-DAEMON    Q1      2011-03-31  2011-04-15  2011-04-09T22:00:00Z   2011-04-04T22:00:00Z
     TEST-RELOAD    R1      2011-03-31  2011-04-15  2011-04-09T22:00:00Z   2011-04-04T22:00:00Z
-    TEST-FUTURE    P1, P2  2099-...                far away: only a wake-up makes it work
+    TEST-FUTURE    P1, P2  2020-...    2099-...    far away: only a wake-up makes it work
 
 so at --clock 2011-04-05T12:00:00Z nothing is due with lead_days 5 and Q1/R1
 are due with lead_days 10.
