@@ -490,8 +490,8 @@ def test_https_retry_then_receipt(t):
     ca, cert, key = tjtest.make_certs(t.tmp, 'trajectd daemon test CA')
     script = os.path.join(t.tmp, 'script.json')
     with open(script, 'w') as f:
-        json.dump([{'status': 503, 'headers': {'Retry-After': '1'}},
-                   {'status': 503, 'headers': {'Retry-After': '1'}},
+        json.dump([{'status': 503, 'headers': {'Retry-After': '10'}},
+                   {'status': 503, 'headers': {'Retry-After': '10'}},
                    {'status': 201, 'headers': {'X-Receipt': 'R-1'}, 'body': 'receipt one'},
                    {'status': 201, 'headers': {'X-Receipt': 'R-2'}, 'body': 'receipt two'}], f)
     log = os.path.join(t.tmp, 'log.jsonl')
@@ -501,15 +501,27 @@ def test_https_retry_then_receipt(t):
     try:
         m = re.match(r'PORT (\d+)', proc.stdout.readline())
         t.ok(m is not None, 'the receiver started')
-        conf = config(t, 'https://127.0.0.1:%s/inbox' % m.group(1), extra='ca_file = %s\n' % ca)
+        # retry_base 1: the first retry's own backoff is 0 or 1 s, so only the
+        # receiver's Retry-After (10 s, below retry_max) can put it 10 s later
+        conf = t.write('trajectd.conf', '[database]\nconninfo = %s\n\n[schedule]\nlead_days = 5\n'
+                       'time_zone = Europe/Amsterdam\n\n[delivery]\n'
+                       'url = https://127.0.0.1:%s/inbox\nformats = xml json\ntimeout = 10\n'
+                       'retry_base = 1\nretry_max = 30\nwarn_hours = 48\nca_file = %s\n'
+                       % (t.conninfo, m.group(1), ca))
         r = once(t, conf, Q1_MOMENT)
         t.eq(rows(t, 'SELECT state, attempts, last_error LIKE $$%503%$$ FROM traject.deliveries'),
              [['queued', '1', 't']] * 2, '503: both kept for a retry')
-        t.eq(rows(t, 'SELECT next_attempt_at - $$2011-04-09T22:00:00Z$$ BETWEEN'
-                     ' interval $$1 s$$ AND interval $$3 s$$ FROM traject.deliveries'),
-             [['t']] * 2, 'the retry honours Retry-After (1 s) within retry_max (2 s)')
+        t.eq(t.sql('SELECT retry_after FROM traject.delivery_attempts'), ['10', '10'],
+             'the Retry-After is recorded')
+        t.eq(rows(t, 'SELECT next_attempt_at - $$2011-04-09T22:00:00Z$$ >= interval $$10 s$$,'
+                     ' next_attempt_at - $$2011-04-09T22:00:00Z$$ < interval $$14 s$$'
+                     ' FROM traject.deliveries'),
+             [['t', 't']] * 2, 'the retry waits for Retry-After (10 s), not the 0..1 s backoff')
         t.ok(r.err.count('<4>') == 2, 'a warning per failed attempt', r)
-        once(t, conf, '2011-04-09T22:00:10Z')
+        once(t, conf, '2011-04-09T22:00:05Z')
+        t.eq(rows(t, 'SELECT state, attempts FROM traject.deliveries'), [['queued', '1']] * 2,
+             'a pass 5 s later does not try them: Retry-After has not passed')
+        once(t, conf, '2011-04-09T22:00:20Z')
         t.eq(rows(t, 'SELECT state, attempts, receipt_status, convert_from(receipt_body, $$UTF8$$)'
                      ' FROM traject.deliveries ORDER BY delivery_id'),
              [['delivered', '2', '201', 'receipt one'], ['delivered', '2', '201', 'receipt two']],
