@@ -242,6 +242,33 @@ def test_systemd_ready_watchdog_reloading_stopping(t):
         n.close()
 
 
+def test_every_pass_pets_the_watchdog(t):
+    """A pass sends WATCHDOG=1 and pushes the watchdog timer: an idle service wakes once a minute."""
+    t.succeeds(t.ctl('grant', 'load', t.data('daemon', 'grant-future.json')), 'grant load')
+    out = folder(t)
+    conf = config(t, 'file://' + out)
+    n = Notify(t)
+    # the timer alone would ping after half of 100 s: every ping seen here comes from a pass
+    d = Daemon(t, conf, notify=n, watchdog_usec=100000000)
+    try:
+        at, _ = n.wait(t, 'READY')[0]
+        first = n.wait(t, 'WATCHDOG', seconds=5)
+        t.ok(first[0][0] - at < 3, 'the first pass pings at once, not after 50 s',
+             first[0][0] - at)
+        time.sleep(1)
+        t.eq(len(n.seen('WATCHDOG')), 1, 'one ping for one pass')
+        before = time.monotonic()
+        t.succeeds(t.ctl('--config', conf, 'deliver', '--grant', 'TEST-FUTURE', '--report', 'P1'),
+                   'deliver (NOTIFY trajectd: a pass)')
+        pings = n.wait(t, 'WATCHDOG', count=2, seconds=5)
+        t.ok(pings[1][0] - before < 3, 'the woken pass pings too', pings[1][0] - before)
+        wait_for(t, 'the delivery', lambda: len(files(out)) == 2, seconds=10)
+        t.eq(d.stop()[0], 0, 'exit 0')
+    finally:
+        d.close()
+        n.close()
+
+
 def test_no_watchdog_without_watchdog_usec(t):
     t.succeeds(t.ctl('grant', 'load', t.data('daemon', 'grant-future.json')), 'grant load')
     conf = config(t, 'file://' + folder(t))
