@@ -17,9 +17,7 @@
 #include <libxml/parser.h>
 #include <ini.h>
 #include <openssl/evp.h>
-#ifdef TJ_HAVE_SYSTEMD
 #include <systemd/sd-daemon.h>
-#endif
 
 int main(int argc, char **argv)
 {
@@ -48,9 +46,7 @@ int main(int argc, char **argv)
 	}
 	res = PQexec(conn, "LISTEN idle_floor");
 	PQclear(res);
-#ifdef TJ_HAVE_SYSTEMD
 	sd_notify(0, "READY=1");
-#endif
 	for (;;) {
 		struct pollfd p = { .fd = PQsocket(conn), .events = POLLIN };
 

@@ -152,6 +152,15 @@ static void outlook_text(const struct tj_report *r)
 		printf("               the period has not started: nothing to project yet\n");
 }
 
+/* A delivery error on one line: a receiver's reply may hold line breaks or controls. */
+static void print_error_line(const char *error)
+{
+	fputs("      last error: ", stdout);
+	for (const unsigned char *c = (const unsigned char *)error; *c; c++)
+		putchar(*c < 0x20 || *c == 0x7f ? ' ' : *c);
+	putchar('\n');
+}
+
 static void grant_text(const tj_grant_status *st, const struct tj_report *outlook)
 {
 	printf("grant %s: %s -> %s\n", st->id, st->grantor, st->grantee);
@@ -168,8 +177,13 @@ static void grant_text(const tj_grant_status *st, const struct tj_report *outloo
 	for (size_t i = 0; i < st->n_reports; i++) {
 		const tj_report_status *r = &st->reports[i];
 
-		printf("    %-16s %-14s as of %s  due %s  %s%s\n", r->id, r->kind, r->as_of, r->due,
-		       r->state, r->late ? "  LATE" : "");
+		printf("    %-16s %-14s as of %s  due %s  %s", r->id, r->kind, r->as_of, r->due,
+		       r->state);
+		if (strcmp(r->state, "scheduled"))
+			printf(", %d attempt%s", r->attempts, r->attempts == 1 ? "" : "s");
+		printf("%s\n", r->late ? "  LATE" : "");
+		if (r->last_error)
+			print_error_line(r->last_error);
 	}
 	outlook_text(outlook);
 }

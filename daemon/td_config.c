@@ -18,7 +18,12 @@
 #include "traject/deliver.h"
 #include "traject/log.h"
 
-/* Where problems go: stderr before the service runs, the log while it runs. */
+/*
+ * Where problems go: stderr before the service runs, the log while it runs.
+ * Always with the syslog priority prefix (sd-daemon(3)): under systemd the
+ * start-up check (ExecStartPre= trajectd -n, and the start itself) writes to
+ * the journal, where an unprefixed line would be info, not an error.
+ */
 static void __attribute__((format(printf, 3, 4)))
 say(bool service, int prio, const char *fmt, ...)
 {
@@ -30,8 +35,6 @@ say(bool service, int prio, const char *fmt, ...)
 	va_end(ap);
 	if (service)
 		tj_log(prio, "%s", what);
-	else if (prio <= TJ_LOG_ERR)
-		fprintf(stderr, PROG ": %s\n", what);
 	else
 		fprintf(stderr, "<%d>" PROG ": %s\n", prio, what);
 }

@@ -129,6 +129,26 @@ void td_mail_due(struct td *d)
 		schedule_at(d, next);
 }
 
+static void on_watchdog(tj_loop *loop, void *data);
+
+/*
+ * WATCHDOG=1, sent from the loop (a loop that hangs stops petting and
+ * systemd restarts it), and the next one at the latest next_ms from now.
+ */
+static void pet_watchdog(struct td *d, uint64_t next_ms)
+{
+	td_notify("WATCHDOG=1");
+	tj_loop_timer_arm(d->loop, &d->watchdog_timer, next_ms, on_watchdog, d);
+}
+
+static void on_watchdog(tj_loop *loop, void *data)
+{
+	struct td *d = data;
+
+	(void)loop;
+	pet_watchdog(d, d->watchdog_ms);
+}
+
 static void on_pass(tj_loop *loop, void *data)
 {
 	struct td *d = data;
@@ -137,6 +157,13 @@ static void on_pass(tj_loop *loop, void *data)
 	int started = 0, r;
 
 	(void)loop;
+	/*
+	 * Every pass pets the watchdog and pushes its own timer to three
+	 * quarters of WATCHDOG_USEC: an idle service (a pass every 60 s, the
+	 * unit's WatchdogSec=120s) wakes once a minute, not for both timers.
+	 */
+	if (d->watchdog_ms)
+		pet_watchdog(d, d->watchdog_ms * 3 / 2);
 	if (d->stop_signals || d->db_state != TD_DB_UP)
 		return;
 	memset(&st, 0, sizeof st);
@@ -290,15 +317,6 @@ static void on_signal(tj_loop *loop, int signo, void *data)
 		reload(data);
 	else
 		stop(data, signo);
-}
-
-static void on_watchdog(tj_loop *loop, void *data)
-{
-	struct td *d = data;
-
-	/* sent from the loop: a loop that hangs stops petting and systemd restarts it */
-	td_notify("WATCHDOG=1");
-	tj_loop_timer_arm(loop, &d->watchdog_timer, d->watchdog_ms, on_watchdog, d);
 }
 
 static int start(struct td *d, int64_t clock_start)

@@ -9,12 +9,39 @@
 #include "traject/db.h"
 #include "util.h"
 
+void tj_db_params(const char *keys[TJ_DB_PARAMS + 1], const char *vals[TJ_DB_PARAMS + 1],
+		  const char *conninfo, const char *app_name)
+{
+	/*
+	 * libpq takes the keywords in order and the last value of a keyword
+	 * wins; dbname expands the conninfo in place. So the defaults come
+	 * before it (a conninfo value overrides them) and the session settings
+	 * after it (they always hold). An empty value is skipped, so libpq's
+	 * own default (PGCONNECT_TIMEOUT) stays when the environment sets one.
+	 */
+	const char *env_timeout = getenv("PGCONNECT_TIMEOUT");
+	const char *k[TJ_DB_PARAMS + 1] = { "keepalives", "keepalives_idle", "keepalives_interval",
+					    "keepalives_count", "tcp_user_timeout",
+					    "connect_timeout", "dbname", "application_name",
+					    "client_encoding", "options", NULL, NULL };
+	const char *v[TJ_DB_PARAMS + 1] = {
+		"1", TJ_DB_KEEPALIVES_IDLE_S, TJ_DB_KEEPALIVES_INTERVAL_S, TJ_DB_KEEPALIVES_COUNT,
+		TJ_DB_TCP_USER_TIMEOUT_MS, env_timeout && *env_timeout ? "" : TJ_DB_CONNECT_TIMEOUT_S,
+		conninfo ? conninfo : "", app_name ? app_name : "trajectd", "UTF8",
+		TJ_SESSION_OPTIONS, NULL, NULL
+	};
+
+	memcpy(keys, k, sizeof k);
+	memcpy(vals, v, sizeof v);
+}
+
 int tj_db_connect(PGconn **out, const char *conninfo, const char *app_name, tj_err *err)
 {
-	const char *keys[] = { "dbname", "application_name", "client_encoding", "options", NULL };
-	const char *vals[] = { conninfo ? conninfo : "", app_name ? app_name : "trajectd", "UTF8",
-			       TJ_SESSION_OPTIONS, NULL };
-	PGconn *conn = PQconnectdbParams(keys, vals, 1);
+	const char *keys[TJ_DB_PARAMS + 1], *vals[TJ_DB_PARAMS + 1];
+	PGconn *conn;
+
+	tj_db_params(keys, vals, conninfo, app_name);
+	conn = PQconnectdbParams(keys, vals, 1);
 
 	if (!conn)
 		return tj_fail(err, TJ_ENOMEM, "out of memory connecting to the database");

@@ -19,6 +19,28 @@
 	" -c client_min_messages=warning -c plan_cache_mode=force_generic_plan"
 
 /*
+ * The connection defaults of every session libtraject opens, so a database
+ * host that goes silent (a partition, a frozen VM) breaks the session
+ * instead of leaving a read waiting forever: TCP keepalives (first probe
+ * after 30 s idle, then every 10 s, given up after 3 unanswered: a dead
+ * idle connection is noticed in about a minute), tcp_user_timeout (data
+ * sent and not acknowledged for 60 s breaks the connection) and
+ * connect_timeout (10 s per address for a blocking connect). A value the
+ * conninfo sets wins, and so does PGCONNECT_TIMEOUT for connect_timeout.
+ * docs/daemon.md and trajectd.conf(5) list them.
+ */
+#define TJ_DB_KEEPALIVES_IDLE_S "30"
+#define TJ_DB_KEEPALIVES_INTERVAL_S "10"
+#define TJ_DB_KEEPALIVES_COUNT "3"
+#define TJ_DB_TCP_USER_TIMEOUT_MS "60000"
+#define TJ_DB_CONNECT_TIMEOUT_S "10"
+
+/* libpq keyword/value arrays for a session: the defaults, conninfo, the session settings. */
+#define TJ_DB_PARAMS 11
+void tj_db_params(const char *keys[TJ_DB_PARAMS + 1], const char *vals[TJ_DB_PARAMS + 1],
+		  const char *conninfo, const char *app_name);
+
+/*
  * Run one parameterised statement (text parameters, text results).
  * On success *out (if not NULL) owns the result. On failure fills err with
  * "what: <server message>" and returns TJ_EDB (TJ_ECONFLICT for a

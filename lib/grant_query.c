@@ -97,6 +97,7 @@ void tj_grant_status_free(tj_grant_status *s, size_t n)
 			free(s[i].reports[j].id);
 			free(s[i].reports[j].kind);
 			free(s[i].reports[j].delivered_at);
+			free(s[i].reports[j].last_error);
 		}
 		free(s[i].reports);
 		free(s[i].id);
@@ -140,6 +141,7 @@ static int read_calendar(PGconn *conn, const char *key, int version, const char 
 		rs->state = "scheduled";
 		rs->attempts = 0;
 		rs->delivered_at = NULL;
+		rs->last_error = NULL;
 		rs->late = strcmp(PQgetvalue(res, row, 4), "t") == 0 && !rs->delivered_at;
 	}
 	return 0;

@@ -461,6 +461,27 @@ int tj_outbox_generate_many(tj_service *svc, const char *grant_id, const char *c
 		x->version = x->e.latest + 1;
 		x->late = tj_sched_is_late(x->e.due, tj_service_now(svc));
 		x->outcome = x->todo ? 0 : 1;
+		/*
+		 * Never a version before the day after its as_of: that day's
+		 * data is not complete, and a version 1 made now would be the
+		 * official one (the calendar never makes another).
+		 */
+		if (x->todo && tj_sched_local_date(tj_service_now(svc)) <= x->e.as_of) {
+			char as_of[11], after[11], moment[11], due[11];
+
+			return tj_fail(err, TJ_EINVAL,
+				       "report %s of grant %s is as of %s, a day that has not passed: "
+				       "a version made now would miss part of its data and would be the "
+				       "one delivered. Wait until %s (the service generates it on %s, "
+				       "lead_days before its due date %s), or preview it with "
+				       "'trajectctl report --grant %s --report %s'",
+				       x->report_id, grant_id, tj_date_format(x->e.as_of, as_of),
+				       tj_date_format(x->e.as_of + 1, after),
+				       tj_date_format(tj_sched_generation_date(x->e.as_of, x->e.due,
+									svc->cfg->lead_days),
+						      moment),
+				       tj_date_format(x->e.due, due), grant_id, x->report_id);
+		}
 	}
 	if ((r = render_all(svc->conn, svc->cfg, grant_id, g, n, err)) == 0)
 		r = store_all(svc, grant_id, g, n,

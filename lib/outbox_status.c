@@ -65,16 +65,21 @@ int tj_outbox_status_apply(PGconn *conn, const char *time_zone, tj_grant_status 
 		for (size_t i = 0; i < s[g].n_reports; i++) {
 			tj_report_status *rs = &s[g].reports[i];
 			int row = find_row(res, rs->id);
-			const char *at;
-			char *copy = NULL;
+			const char *at, *why;
+			char *copy = NULL, *error = NULL;
 
 			if (row < 0)
 				continue;
 			at = tj_pq_get(res, row, S_DELIVERED_AT);
-			if (at && !(copy = strdup(at)))
+			why = tj_pq_get(res, row, S_ERROR);
+			if ((at && !(copy = strdup(at))) || (why && !(error = strdup(why)))) {
+				free(copy);
 				return tj_fail(err, TJ_ENOMEM, "out of memory reading the status");
+			}
 			free(rs->delivered_at);
 			rs->delivered_at = copy;
+			free(rs->last_error);
+			rs->last_error = error;
 			rs->state = state_name(PQgetvalue(res, row, S_STATE));
 			rs->attempts = (int)strtol(PQgetvalue(res, row, S_ATTEMPTS), NULL, 10);
 			rs->late = !strcmp(PQgetvalue(res, row, S_LATE), "t");

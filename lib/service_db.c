@@ -15,10 +15,11 @@
 
 int tj_db_connect_start(PGconn **out, const char *conninfo, const char *app_name, tj_err *err)
 {
-	const char *keys[] = { "dbname", "application_name", "client_encoding", "options", NULL };
-	const char *vals[] = { conninfo ? conninfo : "", app_name ? app_name : "trajectd", "UTF8",
-			       TJ_SESSION_OPTIONS, NULL };
-	PGconn *conn = PQconnectStartParams(keys, vals, 1);
+	const char *keys[TJ_DB_PARAMS + 1], *vals[TJ_DB_PARAMS + 1];
+	PGconn *conn;
+
+	tj_db_params(keys, vals, conninfo, app_name);
+	conn = PQconnectStartParams(keys, vals, 1);
 
 	if (!conn)
 		return tj_fail(err, TJ_ENOMEM, "out of memory connecting to the database");

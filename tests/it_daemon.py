@@ -13,6 +13,7 @@ Europe/Amsterdam (worked out by hand, see docs/daemon.md):
 tests/data/daemon/events.csv registers T-1 (2011-02-01), T-2 (2011-03-15)
 and T-3 (2011-05-02): Q1 counts 2 trajectories started, Q2 counts 3.
 """
+import datetime
 import hashlib
 import json
 import os
@@ -21,6 +22,7 @@ import signal
 import subprocess
 import sys
 import time
+import zoneinfo
 
 import tjtest
 
@@ -475,6 +477,41 @@ def test_deliver_errors(t):
     t.eq(t.sql('SELECT count(*) FROM traject.report_versions'), ['0'], 'nothing stored')
 
 
+def test_deliver_refuses_a_report_whose_as_of_has_not_passed(t):
+    """A version 1 made before the day after its as_of would miss data and stay the official one."""
+    today = datetime.datetime.now(zoneinfo.ZoneInfo('Europe/Amsterdam')).date()
+    grant = {
+        'id': 'TEST-AHEAD', 'grantor': 'Provincie Test', 'grantee': 'Gemeente Test',
+        'decision_date': '2019-12-01', 'period': {'start': '2020-01-01', 'end': '2099-12-31'},
+        'amount_granted': '50000.00', 'target_trajectories': 10,
+        'reports': [{'id': 'T0', 'kind': 'progress', 'as_of': today.isoformat(),
+                     'due': '2099-04-15'},
+                    {'id': 'F1', 'kind': 'progress', 'as_of': '2099-03-31', 'due': '2099-04-15'}]}
+    t.succeeds(t.ctl('grant', 'load', t.write('ahead.json', json.dumps(grant))), 'grant load')
+    out = os.path.join(t.tmp, 'outbox')
+    os.mkdir(out)
+    conf = config(t, 'file://' + out)
+    tomorrow = (today + datetime.timedelta(days=1)).isoformat()
+    t.fails(t.ctl('--config', conf, 'deliver', '--grant', 'TEST-AHEAD', '--report', 'T0'),
+            'as_of today (the time zone\'s day) is refused',
+            pattern=r"^trajectctl: report T0 of grant TEST-AHEAD is as of %s, a day that has "
+                    r"not passed: .* Wait until %s \(the service generates it on 2099-04-10, "
+                    r"lead_days before its due date 2099-04-15\), or preview it with "
+                    r"'trajectctl report --grant TEST-AHEAD --report T0'$"
+                    % (today.isoformat(), tomorrow))
+    for extra in ([], ['--new-version']):
+        t.fails(t.ctl('--config', conf, 'deliver', '--grant', 'TEST-AHEAD', '--report', 'F1',
+                      *extra), 'an as_of in 2099 is refused %s' % extra,
+                pattern=r'is as of 2099-03-31, a day that has not passed: .* Wait until 2099-04-01')
+    t.eq(t.sql('SELECT count(*) FROM traject.report_versions'), ['0'], 'no version stored')
+    t.eq(t.sql('SELECT count(*) FROM traject.deliveries'), ['0'], 'nothing queued')
+    r = t.succeeds(t.ctl('report', '--grant', 'TEST-AHEAD', '--report', 'F1'),
+                   'the preview the message points to works')
+    t.ok(r.out.strip() != '', 'and prints a report', r)
+    once(t, conf)
+    t.eq(files(out), [], 'the service does not make them either')
+
+
 def test_stored_documents_are_frozen(t):
     conf, out = setup(t)
     once(t, conf, Q1_MOMENT)
@@ -509,8 +546,8 @@ def test_https_retry_then_receipt(t):
     ca, cert, key = tjtest.make_certs(t.tmp, 'trajectd daemon test CA')
     script = os.path.join(t.tmp, 'script.json')
     with open(script, 'w') as f:
-        json.dump([{'status': 503, 'headers': {'Retry-After': '1'}},
-                   {'status': 503, 'headers': {'Retry-After': '1'}},
+        json.dump([{'status': 503, 'headers': {'Retry-After': '10'}},
+                   {'status': 503, 'headers': {'Retry-After': '10'}},
                    {'status': 201, 'headers': {'X-Receipt': 'R-1'}, 'body': 'receipt one'},
                    {'status': 201, 'headers': {'X-Receipt': 'R-2'}, 'body': 'receipt two'}], f)
     log = os.path.join(t.tmp, 'log.jsonl')
@@ -520,15 +557,27 @@ def test_https_retry_then_receipt(t):
     try:
         m = re.match(r'PORT (\d+)', proc.stdout.readline())
         t.ok(m is not None, 'the receiver started')
-        conf = config(t, 'https://127.0.0.1:%s/inbox' % m.group(1), extra='ca_file = %s\n' % ca)
+        # retry_base 1: the first retry's own backoff is 0 or 1 s, so only the
+        # receiver's Retry-After (10 s, below retry_max) can put it 10 s later
+        conf = t.write('trajectd.conf', '[database]\nconninfo = %s\n\n[schedule]\nlead_days = 5\n'
+                       'time_zone = Europe/Amsterdam\n\n[delivery]\n'
+                       'url = https://127.0.0.1:%s/inbox\nformats = xml json\ntimeout = 10\n'
+                       'retry_base = 1\nretry_max = 30\nwarn_hours = 48\nca_file = %s\n'
+                       % (t.conninfo, m.group(1), ca))
         r = once(t, conf, Q1_MOMENT)
         t.eq(rows(t, 'SELECT state, attempts, last_error LIKE $$%503%$$ FROM traject.deliveries'),
              [['queued', '1', 't']] * 2, '503: both kept for a retry')
-        t.eq(rows(t, 'SELECT next_attempt_at - $$2011-04-09T22:00:00Z$$ BETWEEN'
-                     ' interval $$1 s$$ AND interval $$3 s$$ FROM traject.deliveries'),
-             [['t']] * 2, 'the retry honours Retry-After (1 s) within retry_max (2 s)')
+        t.eq(t.sql('SELECT retry_after FROM traject.delivery_attempts'), ['10', '10'],
+             'the Retry-After is recorded')
+        t.eq(rows(t, 'SELECT next_attempt_at - $$2011-04-09T22:00:00Z$$ >= interval $$10 s$$,'
+                     ' next_attempt_at - $$2011-04-09T22:00:00Z$$ < interval $$14 s$$'
+                     ' FROM traject.deliveries'),
+             [['t', 't']] * 2, 'the retry waits for Retry-After (10 s), not the 0..1 s backoff')
         t.ok(r.err.count('<4>') == 2, 'a warning per failed attempt', r)
-        once(t, conf, '2011-04-09T22:00:10Z')
+        once(t, conf, '2011-04-09T22:00:05Z')
+        t.eq(rows(t, 'SELECT state, attempts FROM traject.deliveries'), [['queued', '1']] * 2,
+             'a pass 5 s later does not try them: Retry-After has not passed')
+        once(t, conf, '2011-04-09T22:00:20Z')
         t.eq(rows(t, 'SELECT state, attempts, receipt_status, convert_from(receipt_body, $$UTF8$$)'
                      ' FROM traject.deliveries ORDER BY delivery_id'),
              [['delivered', '2', '201', 'receipt one'], ['delivered', '2', '201', 'receipt two']],

@@ -9,7 +9,7 @@ docs/daemon.md):
     grant          report  as_of       due         moment (lead 5)        moment (lead 10)
     TEST-DAEMON    Q1      2011-03-31  2011-04-15  2011-04-09T22:00:00Z   2011-04-04T22:00:00Z
     TEST-RELOAD    R1      2011-03-31  2011-04-15  2011-04-09T22:00:00Z   2011-04-04T22:00:00Z
-    TEST-FUTURE    P1, P2  2099-...                far away: only a wake-up makes it work
+    TEST-FUTURE    P1, P2  2020-...    2099-...    far away: only a wake-up makes it work
 
 so at --clock 2011-04-05T12:00:00Z nothing is due with lead_days 5 and Q1/R1
 are due with lead_days 10.
@@ -236,6 +236,33 @@ def test_systemd_ready_watchdog_reloading_stopping(t):
         t.ok(re.search(r'^<6>configuration \S+ re-read$', d.log(), re.M), 'the reload is logged',
              d.log())
         t.ok(re.search(r'^<6>stopping on signal 15$', d.log(), re.M), 'the stop is logged')
+    finally:
+        d.close()
+        n.close()
+
+
+def test_every_pass_pets_the_watchdog(t):
+    """A pass sends WATCHDOG=1 and pushes the watchdog timer: an idle service wakes once a minute."""
+    t.succeeds(t.ctl('grant', 'load', t.data('daemon', 'grant-future.json')), 'grant load')
+    out = folder(t)
+    conf = config(t, 'file://' + out)
+    n = Notify(t)
+    # the timer alone would ping after half of 100 s: every ping seen here comes from a pass
+    d = Daemon(t, conf, notify=n, watchdog_usec=100000000)
+    try:
+        at, _ = n.wait(t, 'READY')[0]
+        first = n.wait(t, 'WATCHDOG', seconds=5)
+        t.ok(first[0][0] - at < 3, 'the first pass pings at once, not after 50 s',
+             first[0][0] - at)
+        time.sleep(1)
+        t.eq(len(n.seen('WATCHDOG')), 1, 'one ping for one pass')
+        before = time.monotonic()
+        t.succeeds(t.ctl('--config', conf, 'deliver', '--grant', 'TEST-FUTURE', '--report', 'P1'),
+                   'deliver (NOTIFY trajectd: a pass)')
+        pings = n.wait(t, 'WATCHDOG', count=2, seconds=5)
+        t.ok(pings[1][0] - before < 3, 'the woken pass pings too', pings[1][0] - before)
+        wait_for(t, 'the delivery', lambda: len(files(out)) == 2, seconds=10)
+        t.eq(d.stop()[0], 0, 'exit 0')
     finally:
         d.close()
         n.close()
@@ -622,6 +649,7 @@ def test_two_daemons_deliver_each_document_once(t):
     try:
         wait_for(t, 'both instances', lambda: t.sql('SELECT count(*) FROM traject.instances') == ['2'])
         time.sleep(1.2)  # both idle, both LISTENing
+        loaded = t.sql('SELECT clock_timestamp()')[0]
         t.succeeds(t.ctl('grant', 'load', t.data('daemon', 'grant.json')), 'grant load')
         wait_for(t, 'six deliveries', lambda: t.sql("SELECT count(*) FROM traject.deliveries"
                                                     " WHERE state = 'delivered'") == ['6'],
@@ -642,13 +670,96 @@ def test_two_daemons_deliver_each_document_once(t):
              'the receiver saw each document exactly once, with its stored bytes')
         t.eq(rows(t, 'SELECT DISTINCT state, attempts FROM traject.deliveries'),
              [['delivered', '1']], 'each in one attempt')
-        both = t.sql('SELECT count(DISTINCT instance_id) FROM traject.delivery_attempts')
-        print('# attempts made by %s instances' % both[0])
+        # Which instance claims what is up to the race, so neither is required to
+        # deliver; what is required: both competed (each ran a pass, which starts
+        # with its heartbeat, after the load woke them) and every attempt is one
+        # of theirs. Exactly once, with the stored bytes, is then under contention.
+        ids = t.sql('SELECT instance_id FROM traject.instances'
+                    ' WHERE heartbeat_at > $1::timestamptz ORDER BY 1'.replace('$1', ":'v1'"),
+                    loaded)
+        t.eq(len(ids), 2, 'both instances ran a pass after the load woke them')
+        by = dict(rows(t, 'SELECT instance_id, count(*) FROM traject.delivery_attempts'
+                          ' GROUP BY 1'))
+        t.ok(set(by) <= set(ids) and sum(int(v) for v in by.values()) == 8,
+             'the eight attempts were made by these two instances', by)
+        print('# attempts per instance: %s' % sorted(by.values()))
         t.eq([x.stop()[0] for x in (a, b)], [0, 0], 'both exit 0')
     finally:
         a.close()
         b.close()
         rcv.close()
+
+
+# --- a silent database host ---------------------------------------------------------
+CONN_PROBE = os.environ.get('CONN_PROBE', 'conn_probe')
+SILENT_DEFAULTS = {'keepalives': '1', 'keepalives_idle': '30', 'keepalives_interval': '10',
+                   'keepalives_count': '3', 'tcp_user_timeout': '60000', 'connect_timeout': '10'}
+
+
+def probe(mode, conninfo, env=None):
+    e = dict(os.environ)
+    e.pop('PGCONNECT_TIMEOUT', None)
+    e.update(env or {})
+    p = subprocess.run([CONN_PROBE, mode, conninfo], capture_output=True, text=True, env=e)
+    return p.returncode, dict(line.split('=', 1) for line in p.stdout.splitlines()), p.stderr
+
+
+def test_sessions_have_tcp_keepalives_and_timeouts(t):
+    """Every session the library opens, blocking or on the loop, has the defaults; conninfo wins."""
+    for mode in ('connect', 'start'):
+        rc, got, err = probe(mode, t.conninfo)
+        t.eq(rc, 0, '%s: connects (%s)' % (mode, err))
+        t.eq({k: got.get(k) for k in SILENT_DEFAULTS}, SILENT_DEFAULTS,
+             '%s: keepalives, tcp_user_timeout and connect_timeout are set' % mode)
+        t.eq(got.get('application_name'), 'conn_probe', '%s: the session settings hold' % mode)
+        rc, got, err = probe(mode, t.conninfo + ' keepalives_idle=7 tcp_user_timeout=5000'
+                             ' connect_timeout=3')
+        t.eq(rc, 0, '%s: connects with explicit values (%s)' % (mode, err))
+        t.eq((got.get('keepalives_idle'), got.get('tcp_user_timeout'),
+              got.get('connect_timeout'), got.get('keepalives_interval')),
+             ('7', '5000', '3', '10'), '%s: a conninfo value wins, the others stay' % mode)
+    rc, got, err = probe('connect', 'postgresql:///%s?keepalives_count=5' % t.db)
+    t.eq((rc, got.get('keepalives_count'), got.get('keepalives_idle')), (0, '5', '30'),
+         'a URI conninfo wins too')
+    rc, got, err = probe('connect', t.conninfo, env={'PGCONNECT_TIMEOUT': '4'})
+    t.eq((rc, got.get('connect_timeout')), (0, '4'), 'PGCONNECT_TIMEOUT wins over the default')
+
+
+def test_a_silent_database_host_fails_within_connect_timeout(t):
+    """A listening socket that never answers: the connect ends at connect_timeout, never hangs."""
+    silent = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    silent.bind(('127.0.0.1', 0))
+    silent.listen(8)  # the kernel completes the handshake; nobody ever reads or answers
+    port = silent.getsockname()[1]
+    try:
+        db = 'host=127.0.0.1 port=%d dbname=nobody user=nobody' % port
+        env = dict(os.environ)
+        env.pop('PGCONNECT_TIMEOUT', None)
+        start = time.monotonic()
+        try:
+            p = subprocess.run(tjtest.WRAP + [tjtest.CTL, '--db', db, 'status'],
+                               capture_output=True, text=True, env=env, timeout=40)
+        except subprocess.TimeoutExpired:
+            p = None
+        took = time.monotonic() - start
+        t.ok(p is not None, 'trajectctl against a silent host ends (no hang)')
+        t.eq(p.returncode, 1, 'and fails')
+        t.ok(re.search(r'cannot connect to the database: .*timeout expired', p.stderr),
+             'saying the connect timed out', p.stderr)
+        t.ok(9.5 <= took < 25, 'after the default connect_timeout of 10 s (took %.1f s)' % took)
+        conf = config(t, 'file://' + folder(t), conninfo=db + ' connect_timeout=2')
+        start = time.monotonic()
+        try:
+            p = subprocess.run([TRAJECTD, '--config', conf, '--once'], capture_output=True,
+                               text=True, env=env, timeout=40)
+        except subprocess.TimeoutExpired:
+            p = None
+        took = time.monotonic() - start
+        t.ok(p is not None and p.returncode != 0, 'trajectd start-up fails too', p)
+        t.ok(re.search(r'timeout expired', p.stderr), 'with the timeout', p.stderr)
+        t.ok(1.5 <= took < 10, 'after the conninfo connect_timeout of 2 s (took %.1f s)' % took)
+    finally:
+        silent.close()
 
 
 tjtest.main(globals())

@@ -9,6 +9,7 @@ days of which today is day 100.
 import datetime
 import json
 import os
+import re
 
 import tjtest
 
@@ -232,6 +233,57 @@ def test_status_lists_every_grant(t):
          (5, '31250.00', '18750.00', True), 'RPT-DET: 5 realised, 31250.00 of 50000.00')
     t.eq([o['status'] for o in det['obligations']], ['not_met', 'met', 'not_met'],
          'RPT-DET obligations today (P3 due 2012-06-30 has passed: 10 < 20)')
+
+
+def test_status_shows_attempts_and_the_latest_error(t):
+    """The last error is the latest attempt's (not the greatest text), in JSON and on the text line."""
+    t.succeeds(t.ctl('grant', 'load', t.data('daemon', 'grant.json')), 'grant load')
+    out = os.path.join(t.tmp, 'outbox')
+    os.mkdir(out)
+    conf = t.write('trajectd.conf', '[database]\nconninfo = %s\n\n[schedule]\nlead_days = 5\n'
+                   'time_zone = Europe/Amsterdam\n\n[delivery]\nurl = file://%s\n'
+                   'formats = xml json\n' % (t.conninfo, out))
+    t.succeeds(t.ctl('--config', conf, 'deliver', '--grant', 'TEST-DAEMON', '--report', 'Q1'),
+               'deliver Q1 (two documents)')
+    # Two failed attempts, as an instance records them: the XML's yesterday with a
+    # text that sorts last, the JSON's an hour ago with one that sorts first.
+    t.sql("WITH f AS (SELECT dl.delivery_id, d.format FROM traject.deliveries dl"
+          "           JOIN traject.documents d USING (doc_id))"
+          " INSERT INTO traject.delivery_attempts (delivery_id, attempt, instance_id, outcome,"
+          "   error, elapsed_ms, finished_at, next_attempt_at)"
+          " SELECT delivery_id, 1, 'test', 'retry',"
+          "   CASE format WHEN 'xml' THEN 'timeout: no answer within 10 s'"
+          "               ELSE 'HTTP 503: the inbox is full' END, 5,"
+          "   now() - CASE format WHEN 'xml' THEN interval '1 day' ELSE interval '1 hour' END,"
+          "   now() + interval '1 day' FROM f")
+    t.sql("UPDATE traject.deliveries dl SET attempts = 1, next_attempt_at = a.next_attempt_at,"
+          " last_error = a.error FROM traject.delivery_attempts a"
+          " WHERE a.delivery_id = dl.delivery_id")
+    st = t.succeeds(t.ctl('--config', conf, 'status', '--grant', 'TEST-DAEMON', '--json'),
+                    'status --json').json()
+    q1 = [r for r in st['grants'][0]['reports'] if r['id'] == 'Q1'][0]
+    t.eq((q1['state'], q1['attempts'], q1['last_error']),
+         ('delivering', 2, 'HTTP 503: the inbox is full'),
+         'JSON: two attempts, the error of the attempt that ended last')
+    text = t.succeeds(t.ctl('--config', conf, 'status', '--grant', 'TEST-DAEMON'), 'status').out
+    lines = text.split('\n')
+    at = [i for i, line in enumerate(lines) if line.startswith('    Q1 ')]
+    t.ok(len(at) == 1, 'one Q1 line', text)
+    t.ok(lines[at[0]].endswith('delivering, 2 attempts  LATE'),
+         'text: the state, the attempts (and LATE: due in 2011)',
+         text)
+    t.ok(lines[at[0] + 1] == '      last error: HTTP 503: the inbox is full',
+         'text: the latest error under it', text)
+    t.ok(re.search(r'^    Q2 .*  scheduled  LATE$', text, re.M), 'a scheduled report: no attempts',
+         text)
+    t.sql("UPDATE traject.delivery_attempts a SET finished_at = now()"
+          " FROM traject.deliveries dl JOIN traject.documents d USING (doc_id)"
+          " WHERE a.delivery_id = dl.delivery_id AND d.format = 'xml'")
+    st = t.succeeds(t.ctl('--config', conf, 'status', '--grant', 'TEST-DAEMON', '--json'),
+                    'status --json again').json()
+    q1 = [r for r in st['grants'][0]['reports'] if r['id'] == 'Q1'][0]
+    t.eq(q1['last_error'], 'timeout: no answer within 10 s',
+         'the XML attempt ending last makes its error the last one')
 
 
 tjtest.main(globals())

@@ -143,6 +143,7 @@ typedef struct tj_report_status {
 	int attempts;
 	char *delivered_at; /* iso_utc, NULL when not delivered */
 	bool late;          /* due before today and not delivered */
+	char *last_error;   /* the latest attempt's error while not delivered, or NULL */
 } tj_report_status;
 
 /* Where one grant stands (trajectctl status). */

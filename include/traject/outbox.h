@@ -126,7 +126,10 @@ struct tj_gen_result {
  * version 1 for TJ_GEN_SCHEDULED/TJ_GEN_MANUAL, the next version for
  * TJ_GEN_NEW_VERSION. Returns 0 when it generated, 1 when version 1 exists
  * already (another instance or command made it: nothing done, res names
- * it), TJ_ENOTFOUND for an unknown grant or report, or an error.
+ * it), TJ_ENOTFOUND for an unknown grant or report, TJ_EINVAL when the
+ * report's as_of has not passed yet (on the service's clock and
+ * [schedule] time_zone: a version is never made before the day after it),
+ * or an error.
  */
 int tj_outbox_generate(tj_service *svc, const char *grant_id, const char *report_id,
 		       enum tj_gen_reason reason, struct tj_gen_result *res, tj_err *err);
