@@ -750,7 +750,7 @@ def test_a_silent_database_host_fails_within_connect_timeout(t):
         conf = config(t, 'file://' + folder(t), conninfo=db + ' connect_timeout=2')
         start = time.monotonic()
         try:
-            p = subprocess.run([TRAJECTD, '--config', conf, '--once'], capture_output=True,
+            p = subprocess.run(tjtest.trajectd('--config', conf, '--once'), capture_output=True,
                                text=True, env=env, timeout=40)
         except subprocess.TimeoutExpired:
             p = None
